@@ -1,0 +1,182 @@
+"""The Faust app: topics, the ``ingest_interactions`` agent, timers and the web views.
+
+Everything here is an adapter: the agent loops over micro-batches and calls
+:class:`stream.processor.EventProcessor`; views only read. Build it with :func:`create_app`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+
+from graph_store import open_store
+from stream.lag import LagProbe
+from stream.metrics import WorkerMetrics
+from stream.processor import EventProcessor, HeuristicScorer, RawMessage
+from stream.records import EventLimits
+from stream.settings import Settings
+
+log = logging.getLogger("streamrec.worker")
+
+
+@dataclass
+class WorkerState:
+    """What the agent, timers and views share inside one worker process."""
+
+    settings: Settings
+    store: Any
+    processor: EventProcessor
+    metrics: WorkerMetrics
+    lag_probe: LagProbe
+    started_at: float = field(default_factory=time.time)
+    #: (topic, partition) -> (last offset, its timestamp) processed by this worker.
+    positions: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
+    batches: int = 0
+
+
+def build_scorer(settings: Settings, store: Any):
+    """The serving model chosen by ``settings.model``."""
+    if settings.model == "heuristic":
+        return HeuristicScorer(store)
+    if settings.model == "tgn":
+        from stream.tgn_serving import TGNScorer  # torch only when asked for
+
+        return TGNScorer.from_settings(settings, store)
+    raise ValueError(f"unknown model {settings.model!r} (heuristic or tgn)")
+
+
+def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
+    """A configured Faust app with its worker state (graph store opened under ``settings.data_dir``)."""
+    from graph_store import GraphConfig
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.data_dir / "graph", GraphConfig(popularity_tau=settings.popularity_tau_s))
+    scorer = build_scorer(settings, store)
+    limits = EventLimits(max_message_bytes=settings.max_message_bytes)
+    state = WorkerState(
+        settings=settings,
+        store=store,
+        processor=EventProcessor(store, scorer, k=settings.k, lateness_s=settings.lateness_s, limits=limits),
+        metrics=WorkerMetrics(),
+        lag_probe=LagProbe(settings.bootstrap, settings.app_id),
+    )
+    state.metrics.set_model(scorer.model_version, getattr(scorer, "created_at", time.time()))
+
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{b.strip()}" for b in settings.bootstrap.split(",")],
+        key_serializer="raw",
+        value_serializer="raw",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_enabled=True,
+        datadir=str(settings.data_dir / "faust"),
+        topic_replication_factor=1,
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        stream_wait_empty=False,
+    )
+    interactions_topic = app.topic(settings.input_topic, key_type=bytes, value_type=bytes, internal=False)
+    recommendations_topic = app.topic(settings.output_topic, key_type=bytes, value_type=bytes)
+    dlq_topic = app.topic(settings.dlq_topic, key_type=bytes, value_type=bytes)
+
+    @app.agent(interactions_topic, name="ingest_interactions")
+    async def ingest_interactions(stream: faust.StreamT) -> None:
+        """Micro-batches in; one recommendation per accepted event out; bad events to the DLQ."""
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+            consumed_at = time.time()
+            batch = [
+                RawMessage(m.topic, m.partition, m.offset, m.value, (m.timestamp or 0.0), m.key)
+                for m in (e.message for e in events)
+            ]
+            result = state.processor.process(batch)
+            pending = [await recommendations_topic.send(key=k, value=v) for k, v in result.recommendations]
+            pending += [await dlq_topic.send(key=k, value=v) for k, v in result.dlq]
+            # Deliveries confirmed before take_events acks the inputs: nothing acked is lost.
+            await asyncio.gather(*pending)
+            state.metrics.record_batch(result, consumed_at, time.time())
+            state.positions.update(result.positions)
+            state.batches += 1
+
+    @app.timer(interval=2.0)
+    async def refresh_metrics() -> None:
+        """Graph sizes, model age and consumer lag of the partitions this worker owns."""
+        counts = state.store.counts()
+        state.metrics.set_graph(counts.users, counts.items, counts.edges)
+        state.metrics.tick()
+        owned = sorted((tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic == settings.input_topic)
+        try:
+            lags = await asyncio.get_running_loop().run_in_executor(None, state.lag_probe.lag, owned)
+        except Exception as exc:  # the broker may be briefly away; lag is reported on the next tick
+            log.warning("lag probe failed: %s", exc)
+            return
+        now = time.time()
+        for (topic, partition), lag in lags.items():
+            last = state.positions.get((topic, partition))
+            seconds = max(0.0, now - last[1]) if (lag > 0 and last) else 0.0
+            state.metrics.set_lag(topic, partition, lag, seconds)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app_: faust.App, revoked: set, **kwargs: Any) -> None:
+        for tp in revoked:
+            state.metrics.drop_lag(tp.topic, tp.partition)
+
+    @app.on_before_shutdown.connect
+    async def close_store(app_: faust.App, **kwargs: Any) -> None:
+        state.lag_probe.close()
+        state.store.close()
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(state.metrics.render(), content_type=state.metrics.content_type.split(";")[0])
+
+    @app.page("/healthz")
+    class HealthView(View):
+        async def get(self, request: Request) -> Response:
+            counts = state.store.counts()
+            owned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == settings.input_topic)
+            return self.json(
+                {
+                    "status": "ok",
+                    "app_id": settings.app_id,
+                    "partitions": owned,
+                    "batches": state.batches,
+                    "model_version": state.processor.scorer.model_version,
+                    "graph": {"users": counts.users, "items": counts.items, "edges": counts.edges, "events": counts.events},
+                    "uptime_s": round(time.time() - state.started_at, 3),
+                }
+            )
+
+    @app.page("/recommendations/{user_id}")
+    class RecommendationsView(View):
+        async def get(self, request: Request, user_id: str) -> Response:
+            try:
+                k = int(request.query.get("k", settings.k))
+            except ValueError:
+                return self.json({"error": "k must be an integer"}, status=400)
+            k = max(1, min(k, 1000))
+            user = state.store.user_index(user_id)
+            if user is None:
+                return self.json({"error": f"user {user_id!r} is unknown to this worker (its partition may live on another)"}, status=404)
+            recent = state.store.user_neighbours(user, 1)
+            t = float(recent.ts[0]) if len(recent.ts) else time.time()
+            ranked = state.processor.scorer.recommend([user], [t], k)[0]
+            return self.json(
+                {
+                    "user_id": user_id,
+                    "items": [{"item_id": state.store.item_id(i), "score": round(float(s), 6)} for i, s in ranked],
+                    "k": k,
+                    "model_version": state.processor.scorer.model_version,
+                }
+            )
+
+    app.streamrec_state = state  # type: ignore[attr-defined]
+    return app, state
