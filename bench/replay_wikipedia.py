@@ -1,0 +1,125 @@
+"""Replay the JODIE Wikipedia file through the real broker and a real worker, as fast as it goes.
+
+Prints events/s, event-to-recommendation latency (worker histogram, p50/p99), the worker's peak RSS, and the
+quality an *outside client* measures from Kafka alone: for each event, the list that answered the same
+user's previous event is the prediction (Recall@10, MRR@10 on the last 15% of events).
+
+    python bench/replay_wikipedia.py [--data PATH] [--limit N] [--json OUT]
+
+No assertions: figures go to docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from graph_store.readers import read_events  # noqa: E402
+from stream.consumer import iter_recommendations  # noqa: E402
+from stream.kafka_local import LocalKafka, fetch_jars  # noqa: E402
+from stream.outside_eval import outside_metrics  # noqa: E402
+from stream.producer import produce_events  # noqa: E402
+from stream.settings import Settings  # noqa: E402
+from tests.integration.workers import Topics, WorkerProcess, metric  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jodie-wikipedia" / "events.csv.gz"
+
+
+def histogram_quantile(text: str, name: str, q: float) -> float:
+    """Quantile from Prometheus cumulative buckets (linear within a bucket, as PromQL does)."""
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return float("nan")
+    target, prev_le, prev_c = q * total, 0.0, 0.0
+    for le, c in buckets:
+        if c >= target:
+            if le == float("inf"):
+                return prev_le
+            return prev_le + (le - prev_le) * (target - prev_c) / max(c - prev_c, 1e-12)
+        prev_le, prev_c = le, c
+    return prev_le
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--model", default="heuristic")
+    args = ap.parse_args()
+
+    events = list(read_events(args.data, limit=args.limit))
+    # The file has no event ids; give each a stable one so the outside client can join lists to events.
+    events = [type(e)(e.user_id, e.item_id, e.ts, e.event_type, e.weight, f"w-{n:06d}", e.attrs) for n, e in enumerate(events)]
+    print(f"{len(events)} events from {args.data}")
+    fetch_jars(quiet=True)
+    tmp = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
+    with LocalKafka(data_dir=tmp / "kafka") as broker:
+        topics = Topics.fresh("bench")
+        settings = Settings.resolve(bootstrap=broker.bootstrap, input_topic=topics.input, output_topic=topics.output, env={})
+        worker = WorkerProcess(broker.bootstrap, topics, f"bench-{uuid.uuid4().hex[:6]}", tmp / "worker",
+                               extra_args=["--model", args.model]).start()
+        proc = psutil.Process(worker.proc.pid)
+        peak = {"rss": 0}
+        stop = threading.Event()
+
+        def sample_rss() -> None:
+            while not stop.is_set():
+                try:
+                    peak["rss"] = max(peak["rss"], proc.memory_info().rss)
+                except psutil.Error:
+                    return
+                time.sleep(0.2)
+
+        threading.Thread(target=sample_rss, daemon=True).start()
+        t0 = time.monotonic()
+        stats = produce_events(events, settings, rate=None, progress=True, total=len(events))
+        t_produced = time.monotonic() - t0
+        recs = {}
+        for rec in iter_recommendations(settings, from_beginning=True, timeout_s=300.0, progress_total=len(events)):
+            recs.setdefault(rec.event_id, rec)
+            if len(recs) >= len(events):
+                break
+        elapsed = time.monotonic() - t0
+        text = worker.metrics()
+        stop.set()
+        worker.stop()
+
+    quality = outside_metrics(events, recs, k=10, test_frac=0.15)
+    result = {
+        "events": len(events),
+        "recommendations": len(recs),
+        "produce_seconds": round(t_produced, 2),
+        "end_to_end_seconds": round(elapsed, 2),
+        "events_per_second": round(len(events) / elapsed, 1),
+        "latency_p50_s": round(histogram_quantile(text, "streamrec_event_to_recommendation_seconds", 0.5), 4),
+        "latency_p99_s": round(histogram_quantile(text, "streamrec_event_to_recommendation_seconds", 0.99), 4),
+        "worker_peak_rss_mib": round(peak["rss"] / 2**20, 1),
+        "rejected": metric(text, "streamrec_events_rejected_total"),
+        **quality,
+        "model": args.model,
+    }
+    for k, v in result.items():
+        print(f"{k:>28}: {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
