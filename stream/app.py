@@ -15,6 +15,7 @@ import faust
 from faust.web import Request, Response, View
 
 from graph_store import open_store
+from stream.catchup import committed_offsets, replay_partition
 from stream.lag import LagProbe
 from stream.metrics import WorkerMetrics
 from stream.processor import EventProcessor, HeuristicScorer, RawMessage
@@ -37,6 +38,9 @@ class WorkerState:
     #: (topic, partition) -> (last offset, its timestamp) processed by this worker.
     positions: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
     batches: int = 0
+    #: Held while the store is written: by the agent per batch, by a catch-up replay per partition.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    caught_up: int = 0
 
 
 def build_scorer(settings: Settings, store: Any):
@@ -96,7 +100,8 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                 RawMessage(m.topic, m.partition, m.offset, m.value, (m.timestamp or 0.0), m.key)
                 for m in (e.message for e in events)
             ]
-            result = state.processor.process(batch)
+            async with state.lock:
+                result = state.processor.process(batch)
             pending = [await recommendations_topic.send(key=k, value=v) for k, v in result.recommendations]
             pending += [await dlq_topic.send(key=k, value=v) for k, v in result.dlq]
             # Deliveries confirmed before take_events acks the inputs: nothing acked is lost.
@@ -122,6 +127,29 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
             last = state.positions.get((topic, partition))
             seconds = max(0.0, now - last[1]) if (lag > 0 and last) else 0.0
             state.metrics.set_lag(topic, partition, lag, seconds)
+
+    @app.on_partitions_assigned.connect
+    async def catch_up(app_: faust.App, assigned: set, **kwargs: Any) -> None:
+        """Rebuild state of partitions whose history this worker has not applied (they moved here)."""
+        owned = sorted((tp.topic, tp.partition) for tp in assigned if tp.topic == settings.input_topic)
+        if not owned:
+            return
+        loop = asyncio.get_running_loop()
+        committed = await loop.run_in_executor(None, committed_offsets, settings.bootstrap, settings.app_id, owned)
+        for (topic, partition), upto in committed.items():
+            start = state.store.watermark(topic, partition) + 1
+            if upto <= start:
+                continue
+
+            def apply(events: list, offsets: list, source=(topic, partition)) -> None:
+                applied = state.store.apply(events, source=source, offsets=offsets)
+                state.processor.scorer.observe(events, applied)
+
+            log.info("partition %s[%d]: local state at offset %d, group at %d: catching up", topic, partition, start, upto)
+            async with state.lock:
+                state.caught_up += await loop.run_in_executor(
+                    None, replay_partition, settings.bootstrap, topic, partition, start, upto, apply, limits
+                )
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: set, **kwargs: Any) -> None:
@@ -149,6 +177,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                     "app_id": settings.app_id,
                     "partitions": owned,
                     "batches": state.batches,
+                    "caught_up_messages": state.caught_up,
                     "model_version": state.processor.scorer.model_version,
                     "graph": {"users": counts.users, "items": counts.items, "edges": counts.edges, "events": counts.events},
                     "uptime_s": round(time.time() - state.started_at, 3),

@@ -176,3 +176,41 @@ def test_sigkill_mid_stream_then_restart_matches_uninterrupted_run(bootstrap, tm
         assert {r.event_id for r in outputs} == {e.event_id for e in events}  # every event answered (at least once)
     finally:
         again.stop()
+
+
+def test_state_moves_with_partitions_to_a_new_worker(bootstrap, tmp_path):
+    """A worker with an empty disk that takes over the group's partitions rebuilds their state first."""
+    topics = Topics.fresh()
+    app_id = f"app-{uuid.uuid4().hex[:8]}"
+    events = _events(1000, seed=23)
+    first, later = events[:700], events[700:]
+    old = _worker(bootstrap, tmp_path, topics, "old", app_id).start()
+    try:
+        produce(bootstrap, topics.input, ((encode_key(e.user_id), encode_event(e)) for e in first))
+        graph_old = old.wait_for(lambda w: (g := w.health()["graph"]) if g["events"] == len(first) else None, "first part applied")
+        # Offsets must be committed before the old owner leaves, as in a graceful hand-over.
+        old.wait_for(lambda w: metric(w.metrics(), "streamrec_consumer_lag") == 0 and len(
+            [l for l in w.metrics().splitlines() if l.startswith("streamrec_consumer_lag{")]) == 4, "old worker committed")
+    finally:
+        old.stop()
+    new = _worker(bootstrap, tmp_path, topics, "new", app_id).start()
+    try:
+        assert new.wait_for(lambda w: (g := w.health()["graph"]) if g["events"] == len(first) else None, "state rebuilt") == graph_old
+        assert new.health()["caught_up_messages"] == len(first)
+        produce(bootstrap, topics.input, ((encode_key(e.user_id), encode_event(e)) for e in later))
+        recs = recommendations(consume(bootstrap, topics.output, len(events), timeout_s=90))
+        assert len(recs) == len(events)  # the old worker answered the first part, the new one the rest, once each
+        assert sorted(r.event_id for r in recs) == sorted(e.event_id for e in events)
+        # A returning user's first list after the hand-over still ranks their items from before it.
+        seen_before = {}
+        for e in first:
+            seen_before.setdefault(e.user_id, set()).add(e.item_id)
+        answers = {r.event_id: r for r in recs}
+        firsts = {}
+        for e in later:
+            firsts.setdefault(e.user_id, e)  # each user's first event after the hand-over
+        returning = [e for e in firsts.values() if e.user_id in seen_before]
+        assert returning
+        assert sum(bool(seen_before[e.user_id] & {i for i, _ in answers[e.event_id].items}) for e in returning) == len(returning)
+    finally:
+        new.stop()
