@@ -15,7 +15,7 @@ import faust
 from faust.web import Request, Response, View
 
 from graph_store import open_store
-from stream.catchup import committed_offsets, replay_partition
+from stream.catchup import replay_partition
 from stream.lag import LagProbe
 from stream.metrics import WorkerMetrics
 from stream.processor import EventProcessor, HeuristicScorer, RawMessage
@@ -135,7 +135,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         if not owned:
             return
         loop = asyncio.get_running_loop()
-        committed = await loop.run_in_executor(None, committed_offsets, settings.bootstrap, settings.app_id, owned)
+        committed = await loop.run_in_executor(None, state.lag_probe.committed, owned)
         for (topic, partition), upto in committed.items():
             start = state.store.watermark(topic, partition) + 1
             if upto <= start:

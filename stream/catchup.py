@@ -11,26 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Callable, Sequence
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from graph_store.events import Interaction
 from stream.records import EventLimits, InvalidEvent, assigned_event_id, parse_event
 
 log = logging.getLogger("streamrec.catchup")
-
-
-def committed_offsets(bootstrap: str, group_id: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """The group's committed offset per partition (-1 where it never committed)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id=f"{group_id}-catchup")
-    try:
-        got = admin.list_consumer_group_offsets(group_id)
-    finally:
-        admin.close()
-    out = {}
-    for topic, p in partitions:
-        meta = got.get(TopicPartition(topic, p))
-        out[(topic, p)] = meta.offset if meta is not None and meta.offset is not None else -1
-    return out
 
 
 def replay_partition(

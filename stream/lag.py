@@ -22,19 +22,33 @@ class LagProbe:
             self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
         return self._admin, self._consumer
 
+    def committed(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The group's committed offset per partition (-1 where it never committed)."""
+        if not partitions:
+            return {}
+        admin, _ = self._clients()
+        tps = [TopicPartition(t, p) for t, p in partitions]
+        got = admin.list_group_offsets({self.group_id: tps}).get(self.group_id, {})
+        out = {}
+        for tp in tps:
+            meta = got.get(tp)
+            out[(tp.topic, tp.partition)] = meta.offset if meta is not None and meta.offset is not None else -1
+        return out
+
     def lag(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """``{(topic, partition): lag}``; a partition with no committed offset counts from its start."""
         if not partitions:
             return {}
-        admin, consumer = self._clients()
+        _, consumer = self._clients()
         tps = [TopicPartition(t, p) for t, p in partitions]
         ends = consumer.end_offsets(tps)
         begins = consumer.beginning_offsets(tps)
-        committed = admin.list_consumer_group_offsets(self.group_id)
+        committed = self.committed(partitions)
         out = {}
         for tp in tps:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else begins.get(tp, 0)
+            done = committed[(tp.topic, tp.partition)]
+            if done < 0:
+                done = begins.get(tp, 0)
             out[(tp.topic, tp.partition)] = max(0, ends.get(tp, 0) - done)
         return out
 
