@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -92,10 +93,13 @@ def main() -> None:
         stats = produce_events(events, settings, rate=None, progress=True, total=len(events))
         t_produced = time.monotonic() - t0
         recs = {}
-        for rec in iter_recommendations(settings, from_beginning=True, timeout_s=300.0, progress_total=len(events)):
-            recs.setdefault(rec.event_id, rec)
-            if len(recs) >= len(events):
-                break
+        with tqdm(total=len(events), unit="rec", desc="recommendations", file=sys.stderr, mininterval=0.5) as bar:
+            for rec in iter_recommendations(settings, from_beginning=True, timeout_s=300.0):
+                if rec.event_id not in recs:
+                    recs[rec.event_id] = rec
+                    bar.update()
+                if len(recs) >= len(events):
+                    break
         elapsed = time.monotonic() - t0
         text = worker.metrics()
         stop.set()
