@@ -85,6 +85,10 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        # A crashed worker's partitions move after this long (Faust's default is 60 s); heartbeats run on
+        # the consumer's own thread, so model work on the agent's loop does not starve them.
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
         stream_wait_empty=False,
     )
     interactions_topic = app.topic(settings.input_topic, key_type=bytes, value_type=bytes, internal=False)

@@ -126,6 +126,11 @@ class WorkerProcess:
             return self.proc.wait(timeout=10)
 
 
+def when(value, predicate):
+    """``value`` if ``predicate(value)`` else None: for ``wait_for`` conditions that return what they saw."""
+    return value if predicate(value) else None
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     """Sum of the samples of ``name`` (exact name) whose labels include ``labels``."""
     total = 0.0
@@ -153,18 +158,28 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, bytes]])
     return n
 
 
-def consume(bootstrap: str, topic: str, n: int, timeout_s: float = 120.0) -> list:
-    """Read ``n`` messages from the start of ``topic`` (all partitions) or fail after ``timeout_s``."""
+def consume(bootstrap: str, topic: str, n: int, timeout_s: float = 120.0, settle_s: float = 0.0, until=None) -> list:
+    """Read from the start of ``topic`` (all partitions) until ``n`` messages (or ``until(messages)``) or ``timeout_s``.
+
+    ``settle_s`` keeps reading that long after the goal is met, so a test can see messages that should
+    not be there (an answer sent twice).
+    """
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=1000)
+                             group_id=None, consumer_timeout_ms=500)
+    done = until or (lambda msgs: len(msgs) >= n)
     out: list = []
     deadline = time.monotonic() + timeout_s
+    settled_at = None
     try:
-        while len(out) < n and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             for msg in consumer:
                 out.append(msg)
-                if len(out) >= n:
-                    break
+                if settled_at is None and done(out) and not settle_s:
+                    return out
+            if settled_at is None and done(out):
+                settled_at = time.monotonic() + settle_s
+            if settled_at is not None and time.monotonic() >= settled_at:
+                break
     finally:
         consumer.close()
     return out
