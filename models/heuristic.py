@@ -23,6 +23,8 @@ from models.base import Recommender
 
 
 class _GraphReads(Protocol):  # the subset of graph_store.GraphStore this scorer reads
+    n_users: int
+
     def item_popularity(self, t: float) -> np.ndarray: ...
     def last_item(self, user: int) -> int | None: ...
     def cooccurrence(self, item: int) -> tuple[np.ndarray, np.ndarray]: ...
@@ -35,8 +37,8 @@ class GraphHeuristic(Recommender):
     Parameters
     ----------
     store
-        The serving graph. ``learn_one`` is a no-op when ``owns_store`` is False: the worker applies
-        events to the store itself; the evaluation harness gets ``owns_store=True`` via :meth:`standalone`.
+        The serving graph; the worker applies events to it, so ``learn_one`` does nothing. ``None``: own an
+        in-memory graph and apply learned events to it (the evaluation harness drives it by dense ids).
     pop_weight, cooccur_weight
         Weights of the popularity and co-occurrence terms.
     exclude_seen
@@ -47,24 +49,20 @@ class GraphHeuristic(Recommender):
 
     def __init__(
         self,
-        store: _GraphReads,
+        store: _GraphReads | None = None,
         pop_weight: float = 0.5,
         cooccur_weight: float = 0.5,
         exclude_seen: bool = False,
-        owns_store: bool = False,
     ) -> None:
+        self.owns_store = store is None
+        if store is None:
+            from graph_store import MemoryGraphStore
+
+            store = MemoryGraphStore()
         self.store = store
         self.pop_weight = pop_weight
         self.cooccur_weight = cooccur_weight
         self.exclude_seen = exclude_seen
-        self.owns_store = owns_store
-
-    @classmethod
-    def standalone(cls, **params: Any) -> "GraphHeuristic":
-        """A heuristic over its own in-memory graph, driven by dense ids (for the evaluation harness)."""
-        from graph_store import MemoryGraphStore
-
-        return cls(MemoryGraphStore(), owns_store=True, **params)
 
     def score(self, user: int, t: float, n_items: int) -> np.ndarray:
         return self.score_with(user, self.store.item_popularity(t), n_items)
@@ -76,7 +74,7 @@ class GraphHeuristic(Recommender):
         top = pop.max() if n_items else 0.0
         if top > 0:
             scores += self.pop_weight * pop / top
-        if user is None or user < 0:
+        if user is None or not 0 <= user < self.store.n_users:  # a new user: popularity alone
             return scores
         last = self.store.last_item(user)
         if last is not None and self.cooccur_weight:

@@ -18,7 +18,10 @@ from models.base import Recommender
 from models.baselines import BASELINES
 
 #: Models resolved on first use: name -> (module, class name).
-LAZY_MODELS: dict[str, tuple[str, str]] = {"tgn": ("models.tgn", "TGNRecommender")}
+LAZY_MODELS: dict[str, tuple[str, str]] = {
+    "tgn": ("models.tgn", "TGNRecommender"),
+    "heuristic": ("models.heuristic", "GraphHeuristic"),  # the worker's default scorer, over its own graph
+}
 
 
 def available_models() -> list[str]:

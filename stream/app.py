@@ -18,6 +18,7 @@ from graph_store import open_store
 from stream.catchup import replay_partition
 from stream.lag import LagProbe
 from stream.metrics import WorkerMetrics
+from stream.model_updates import ModelWatcher
 from stream.processor import EventProcessor, HeuristicScorer, RawMessage
 from stream.records import EventLimits
 from stream.settings import Settings
@@ -66,7 +67,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         settings=settings,
         store=store,
         processor=EventProcessor(store, scorer, k=settings.k, lateness_s=settings.lateness_s, limits=limits),
-        metrics=WorkerMetrics(),
+        metrics=WorkerMetrics(k=settings.k),
         lag_probe=LagProbe(settings.bootstrap, settings.app_id),
     )
     state.metrics.set_model(scorer.model_version, getattr(scorer, "created_at", time.time()))
@@ -131,6 +132,30 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
             last = state.positions.get((topic, partition))
             seconds = max(0.0, now - last[1]) if (lag > 0 and last) else 0.0
             state.metrics.set_lag(topic, partition, lag, seconds)
+
+    if settings.model == "tgn":
+        watcher = ModelWatcher(settings.bootstrap, settings.model_topic)
+
+        @app.timer(interval=2.0)
+        async def follow_models() -> None:
+            """Hot-swap to each model the trainer announces, without pausing consumption for long."""
+            loop = asyncio.get_running_loop()
+            try:
+                ann = await loop.run_in_executor(None, watcher.poll)
+            except Exception as exc:
+                log.warning("model topic poll failed: %s", exc)
+                return
+            scorer = state.processor.scorer
+            if ann is None or ann.version == scorer.model_version:
+                return
+            async with state.lock:
+                try:
+                    await loop.run_in_executor(None, scorer.load, ann.checkpoint, dict(ann.metrics))
+                except Exception as exc:  # a bad or missing checkpoint must not stop serving
+                    log.error("could not load model %s from %s: %s", ann.version, ann.checkpoint, exc)
+                    return
+            state.metrics.set_model(ann.version, ann.created_at)
+            state.metrics.set_training(dict(ann.metrics))
 
     @app.on_partitions_assigned.connect
     async def catch_up(app_: faust.App, assigned: set, **kwargs: Any) -> None:

@@ -39,6 +39,7 @@ register("generate", "stream.commands.generate", "generate")
 register("evaluate", "stream.commands.evaluate", "evaluate")
 register("train", "stream.commands.train", "train")
 register("worker", "stream.commands.worker", "worker")
+register("trainer", "stream.commands.trainer", "trainer")
 register("demo", "stream.commands.demo", "demo")
 
 if __name__ == "__main__":  # pragma: no cover

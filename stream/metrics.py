@@ -22,7 +22,11 @@ class WorkerMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, k: int = 10) -> None:
+        from river.drift import ADWIN
+
+        self.k = k
+        self._hit_rate = ADWIN()  # the hit rate over an adaptive window: recent, and reset by drift
         r = self.registry = CollectorRegistry()
         self.consumer_lag = Gauge("streamrec_consumer_lag", "Messages behind the log end (committed offset).", ["topic", "partition"], registry=r)
         self.consumer_lag_seconds = Gauge(
@@ -59,6 +63,17 @@ class WorkerMetrics:
         self.recommendations_emitted.inc(n)
         for _ in range(n):
             self.latency.observe(max(0.0, produced_at - consumed_at))
+        for hit in result.hits:
+            self._hit_rate.update(float(hit))
+        if result.hits:
+            self.online_hit_rate.labels(k=str(self.k)).set(self._hit_rate.estimation)
+
+    def set_training(self, metrics: dict) -> None:
+        """Figures of the trainer's last run, as announced with the model."""
+        if "train_loss" in metrics:
+            self.train_loss.set(float(metrics["train_loss"]))
+        if "finetune_duration_s" in metrics:
+            self.finetune_duration.set(float(metrics["finetune_duration_s"]))
 
     def set_graph(self, users: int, items: int, edges: int) -> None:
         self.graph_nodes.labels(kind="user").set(users)

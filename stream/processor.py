@@ -15,7 +15,7 @@ out of the agent makes the exactly-once-per-event rules testable without a broke
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -49,6 +49,8 @@ class BatchResult:
     duplicates: int = 0
     redelivered: int = 0
     late: int = 0
+    #: Per accepted event whose user had a list: was its item in that list? (online hit@k, in order)
+    hits: list[bool] = field(default_factory=list)
     #: (topic, partition) -> (last offset seen, its message timestamp), for lag in seconds.
     positions: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
 
@@ -77,6 +79,7 @@ class EventProcessor:
         lateness_s: float = 86400.0,
         limits: EventLimits = EventLimits(),
         clock: Callable[[], float] = time.time,
+        max_tracked_users: int = 100_000,
     ) -> None:
         self.store = store
         self.scorer = scorer
@@ -84,6 +87,9 @@ class EventProcessor:
         self.lateness_s = lateness_s
         self.limits = limits
         self.clock = clock
+        # The item ids of the last list sent to each (recent) user: the online hit rate's reference.
+        self.max_tracked_users = max_tracked_users
+        self._last_lists: OrderedDict[str, frozenset[str]] = OrderedDict()
 
     def process(self, batch: Sequence[RawMessage]) -> BatchResult:
         result = BatchResult()
@@ -124,6 +130,10 @@ class EventProcessor:
                 else:
                     result.duplicates += 1
         events = [ev for _, ev in segment]
+        for n, ev in enumerate(events):
+            previous = self._last_lists.get(ev.user_id)
+            if applied[n] is not None and previous is not None:
+                result.hits.append(ev.item_id in previous)
         self.scorer.observe(events, [applied[n] for n in range(len(segment))])
         users = [self.store.user_index(ev.user_id) for ev in events]
         lists = self.scorer.recommend([u if u is not None else -1 for u in users], [ev.ts for ev in events], self.k)
@@ -139,6 +149,13 @@ class EventProcessor:
                 emitted_at=now,
             )
             result.recommendations.append((encode_key(ev.user_id), rec.encode()))
+            self._remember(ev.user_id, rec)
+
+    def _remember(self, user_id: str, rec: Recommendation) -> None:
+        self._last_lists[user_id] = frozenset(i for i, _ in rec.items)
+        self._last_lists.move_to_end(user_id)
+        if len(self._last_lists) > self.max_tracked_users:
+            self._last_lists.popitem(last=False)
 
     def _is_late(self, ev: Interaction) -> bool:
         user = self.store.user_index(ev.user_id)
