@@ -57,6 +57,24 @@ def histogram_quantile(text: str, name: str, q: float) -> float:
     return prev_le
 
 
+def core_rate(events: list, batch: int = 200) -> float:
+    """Reference measured in the same run: the worker's core step alone (RocksDB store, no broker, no Faust)."""
+    from graph_store import open_store
+    from stream.processor import EventProcessor, HeuristicScorer, RawMessage
+    from stream.records import encode_event
+
+    raw = [RawMessage("interactions", 0, n, encode_event(e)) for n, e in enumerate(events)]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp) / "graph")
+        proc = EventProcessor(store, HeuristicScorer(store))
+        t0 = time.perf_counter()
+        for a in range(0, len(raw), batch):
+            proc.process(raw[a : a + batch])
+        rate = len(raw) / (time.perf_counter() - t0)
+        store.close()
+    return rate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DATA))
@@ -69,6 +87,8 @@ def main() -> None:
     # The file has no event ids; give each a stable one so the outside client can join lists to events.
     events = [type(e)(e.user_id, e.item_id, e.ts, e.event_type, e.weight, f"w-{n:06d}", e.attrs) for n, e in enumerate(events)]
     print(f"{len(events)} events from {args.data}")
+    reference = core_rate(events) if args.model == "heuristic" else float("nan")
+    print(f"reference: the core step alone runs at {reference:.0f} events/s")
     fetch_jars(quiet=True)
     tmp = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
     with LocalKafka(data_dir=tmp / "kafka") as broker:
@@ -112,6 +132,8 @@ def main() -> None:
         "produce_seconds": round(t_produced, 2),
         "end_to_end_seconds": round(elapsed, 2),
         "events_per_second": round(len(events) / elapsed, 1),
+        "core_events_per_second": round(reference, 1),
+        "end_to_end_vs_core": round(len(events) / elapsed / reference, 3),
         "latency_p50_s": round(histogram_quantile(text, "streamrec_event_to_recommendation_seconds", 0.5), 4),
         "latency_p99_s": round(histogram_quantile(text, "streamrec_event_to_recommendation_seconds", 0.99), 4),
         "worker_peak_rss_mib": round(peak["rss"] / 2**20, 1),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Sequence
+from typing import ContextManager, Sequence
 
 import numpy as np
 
@@ -171,6 +171,10 @@ class GraphStore(ABC):
     def add(self, event: Interaction) -> Applied | None:
         """Apply one event (``apply([event])[0]``)."""
         return self.apply([event])[0]
+
+    @abstractmethod
+    def transaction(self) -> ContextManager["GraphStore"]:
+        """A block whose applies form one atomic write (see :meth:`GraphCore.transaction`)."""
 
     @abstractmethod
     def watermark(self, topic: str, partition: int) -> int:

@@ -8,8 +8,9 @@ a batch it records what changed in a :class:`BatchDelta`; a backend persists tha
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -103,6 +104,7 @@ class GraphCore(GraphStore):
         self._dedupe = self._make_dedupe()
         self._edges = self._make_edges()
         self._failed: BaseException | None = None
+        self._txn: BatchDelta | None = None  # open transaction(): applies join it, one commit at its end
 
     # ------------------------------------------------------------ backend hooks
     def _make_dedupe(self) -> DedupeIndex:
@@ -188,7 +190,7 @@ class GraphCore(GraphStore):
             raise ValueError("source and offsets go together")
         events = list(events)
         _validate(events, offsets)
-        delta = BatchDelta(self.n_users, self.n_items, self._n_events)
+        delta = self._txn if self._txn is not None else BatchDelta(self.n_users, self.n_items, self._n_events)
         out: list[Applied | None] = []
         try:
             mark = -1
@@ -212,12 +214,35 @@ class GraphCore(GraphStore):
             if source is not None and mark > self._watermarks.get(source, -1):
                 self._watermarks[source] = mark
                 delta.watermarks.add(source)
-            if not delta.is_empty():
+            if self._txn is None and not delta.is_empty():
                 self._commit(delta)
         except BaseException as exc:  # memory and disk may now disagree: refuse further writes
             self._failed = exc
             raise
         return out
+
+    @contextmanager
+    def transaction(self) -> Iterator["GraphCore"]:
+        """Make every ``apply`` inside one atomic write, committed when the block ends.
+
+        Reads inside the block already see the applied events; a crash before the end loses the whole
+        block (watermarks included), never part of it. Nested blocks join the outer one.
+        """
+        if self._txn is not None:
+            yield self
+            return
+        if self._failed is not None:
+            raise RuntimeError("an earlier apply failed midway; reopen the store") from self._failed
+        self._txn = BatchDelta(self.n_users, self.n_items, self._n_events)
+        try:
+            yield self
+            delta, self._txn = self._txn, None
+            if not delta.is_empty():
+                self._commit(delta)
+        except BaseException as exc:
+            self._txn = None
+            self._failed = exc
+            raise
 
     def _apply_one(self, ev: Interaction, delta: BatchDelta) -> Applied:
         cfg = self.config

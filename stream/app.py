@@ -93,8 +93,6 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         stream_wait_empty=False,
     )
     interactions_topic = app.topic(settings.input_topic, key_type=bytes, value_type=bytes, internal=False)
-    recommendations_topic = app.topic(settings.output_topic, key_type=bytes, value_type=bytes)
-    dlq_topic = app.topic(settings.dlq_topic, key_type=bytes, value_type=bytes)
 
     @app.agent(interactions_topic, name="ingest_interactions")
     async def ingest_interactions(stream: faust.StreamT) -> None:
@@ -107,8 +105,10 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
             ]
             async with state.lock:
                 result = state.processor.process(batch)
-            pending = [await recommendations_topic.send(key=k, value=v) for k, v in result.recommendations]
-            pending += [await dlq_topic.send(key=k, value=v) for k, v in result.dlq]
+            # Straight to the producer (not Faust's per-message Topic.send buffer): a batch is many messages.
+            send = app.producer.send
+            pending = [await send(settings.output_topic, k, v, None, None, None) for k, v in result.recommendations]
+            pending += [await send(settings.dlq_topic, k, v, None, None, None) for k, v in result.dlq]
             # Deliveries confirmed before take_events acks the inputs: nothing acked is lost.
             await asyncio.gather(*pending)
             state.metrics.record_batch(result, consumed_at, time.time())

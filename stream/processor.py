@@ -6,8 +6,8 @@ out of the agent makes the exactly-once-per-event rules testable without a broke
 
 * every message is either rejected (DLQ, with reason and coordinates) or answered by exactly one list;
 * a list includes its own event and nothing later of that user: a batch is cut into *segments* in which
-  each user appears once, each segment is applied (one atomic store write, with the partition's offset
-  watermark) and only then scored;
+  each user appears once, each segment is applied and only then scored; the whole batch is one atomic
+  store write, with the partitions' offset watermarks;
 * a redelivered message (offset at or below the stored watermark, e.g. after a crash) is not applied again
   but is answered again: output is at-least-once, deduplicable by ``event_id``, state is exactly-once;
 * a repeated producer ``event_id`` is applied once and answered each time it arrives.
@@ -105,8 +105,10 @@ class EventProcessor:
             if ev.event_id is None:
                 ev = _with_id(ev, assigned_event_id(msg.topic, msg.partition, msg.offset))
             valid.append((msg, ev))
-        for segment in _segments(valid):
-            self._apply_and_answer(segment, result)
+        # One atomic store write per micro-batch (watermarks included), however many segments it has.
+        with self.store.transaction():
+            for segment in _segments(valid):
+                self._apply_and_answer(segment, result)
         return result
 
     def _apply_and_answer(self, segment: list[tuple[RawMessage, Interaction]], result: BatchResult) -> None:

@@ -58,17 +58,19 @@ def metric_value(metrics_text: str, name: str) -> float:
 
 @click.command()
 @click.option("--scenario", type=click.Choice(["ecommerce", "games"]), default="ecommerce", show_default=True)
-@click.option("--events", "n_events", type=int, default=3000, show_default=True, help="Events to replay.")
-@click.option("--rate", type=float, default=250.0, show_default=True, help="Events per second (0 = as fast as possible).")
+@click.option("--events", "n_events", type=int, default=5000, show_default=True, help="Events to replay.")
+@click.option("--rate", type=float, default=100.0, show_default=True, help="Events per second (0 = as fast as possible).")
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--model", type=click.Choice(["heuristic", "tgn"]), default="heuristic", show_default=True)
+@click.option("--model", type=click.Choice(["heuristic", "tgn"]), default="tgn", show_default=True,
+              help="tgn also starts a trainer that fine-tunes and publishes models while the stream flows.")
+@click.option("--finetune-every", type=int, default=1000, show_default=True, help="Trainer: events between fine-tunes.")
 @click.option("--bootstrap", help="Use this Kafka instead of starting a local one.")
 @click.option("--web-port", type=int, default=6066, show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Worker state (default: a fresh temporary folder).")
 @click.option("--every", type=int, default=100, show_default=True, help="Print one recommendation in this many.")
 @click.option("--exit-when-done/--keep-serving", default=False, help="Stop once every event is answered (default: keep serving until Ctrl-C).")
-def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, bootstrap: str | None, web_port: int,
-         data_dir: str | None, every: int, exit_when_done: bool) -> None:
+def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, finetune_every: int, bootstrap: str | None,
+         web_port: int, data_dir: str | None, every: int, exit_when_done: bool) -> None:
     """Run the whole pipeline locally: Kafka, a worker, a replayed stream, live recommendations."""
     from stream.consumer import iter_recommendations
     from stream.kafka_local import LocalKafka, fetch_jars
@@ -77,6 +79,7 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, boots
 
     broker = None
     worker: subprocess.Popen | None = None
+    trainer: subprocess.Popen | None = None
     tmp = tempfile.mkdtemp(prefix="streamrec-demo-")
     try:
         if bootstrap is None:
@@ -104,6 +107,17 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, boots
         click.secho(f"worker up: partitions {health['partitions']}, model {health['model_version']}", fg="green")
         click.secho(f"metrics:  {base}/metrics   health: {base}/healthz   lists: {base}/recommendations/<user_id>?k=10", bold=True)
 
+        if model == "tgn":
+            ckpt_dir = Path(tmp) / "models"
+            trainer = subprocess.Popen(
+                [sys.executable, "-m", "stream.cli", "trainer", "--bootstrap", settings.bootstrap, "--app-id", settings.app_id,
+                 "--checkpoint-dir", str(ckpt_dir), "--finetune-every-events", str(finetune_every), "--train-epochs", "2",
+                 "--finetune-every-s", "0"],
+                env=env, stdout=open(Path(tmp) / "trainer.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            click.secho(f"trainer up: first TGN after {finetune_every} events, then a fine-tune every {finetune_every} "
+                        f"(published only if validation is not worse); the worker serves the heuristic until then", fg="cyan")
+
         events = list(generate(scenario, n_events, seed=seed))
         def feed() -> None:
             produce_raw(BAD_EVENTS, settings)  # shows the dead-letter path in the metrics
@@ -111,9 +125,14 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, boots
         threading.Thread(target=feed, name="producer", daemon=True).start()
         click.secho(f"replaying {n_events} generated {scenario} events at {rate or 'max'}/s (+{len(BAD_EVENTS)} malformed ones)\n", fg="cyan")
 
-        answered, started = 0, time.monotonic()
+        answered, started, version = 0, time.monotonic(), None
         for rec in iter_recommendations(settings, from_beginning=True, timeout_s=120.0):
             answered += 1
+            if rec.model_version != version:
+                if version is not None:
+                    click.secho(f"[{answered:>6}/{n_events}] model_version {version} -> {rec.model_version} "
+                                f"(hot swap; the stream kept flowing)", fg="magenta", bold=True)
+                version = rec.model_version
             if answered % every == 1 or answered == n_events:
                 items = ", ".join(f"{i} {s:.2f}" for i, s in rec.items[:5])
                 click.echo(f"[{answered:>6}/{n_events}] {rec.user_id:>8} <- {items}  ({rec.model_version})")
@@ -134,12 +153,13 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, boots
     except KeyboardInterrupt:
         click.echo("\nstopping ...")
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        for proc in (trainer, worker):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         if broker is not None:
             broker.stop()
         click.echo("stopped.")

@@ -248,6 +248,32 @@ def test_invalid_batch_is_rejected_whole(make_store: MakeStore) -> None:
 
 
 # ------------------------------------------------------------------ recent-events ring and counts
+def test_transaction_applies_as_one_and_reads_see_it(make_store: MakeStore) -> None:
+    store = make_store()
+    with store.transaction():
+        store.apply([ev("u1", "a", 1.0)], source=("t", 0), offsets=[0])
+        assert store.counts().events == 1  # visible inside the block
+        store.apply([ev("u1", "b", 2.0), ev("u2", "a", 3.0)], source=("t", 0), offsets=[1, 2])
+    assert store.counts() == GraphCounts(users=2, items=2, edges=3, events=3)
+    assert store.watermark("t", 0) == 2
+
+
+def test_rocks_transaction_is_all_or_nothing_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with RocksGraphStore(path) as store:
+        store.apply([ev("u0", "z", 0.5)], source=("t", 0), offsets=[0])
+        with pytest.raises(KeyboardInterrupt):
+            with store.transaction():
+                store.apply([ev("u1", "a", 1.0)], source=("t", 0), offsets=[1])
+                store.apply([ev("u1", "b", 2.0)], source=("t", 0), offsets=[2])
+                raise KeyboardInterrupt  # the process dies before the block ends
+        with pytest.raises(RuntimeError):
+            store.apply([ev("u9", "q", 9.0)])  # memory and disk disagree now: no more writes
+    with RocksGraphStore(path) as store:
+        assert store.counts() == GraphCounts(users=1, items=1, edges=1, events=1)
+        assert store.watermark("t", 0) == 0
+
+
 def test_recent_events_ring_is_bounded_and_in_apply_order(make_store: MakeStore) -> None:
     store = make_store(GraphConfig(window_size=4))
     store.apply([ev(f"u{k % 2}", f"i{k}", float(k), weight=k + 0.5, price=k * 10) for k in range(5)])

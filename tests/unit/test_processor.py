@@ -62,3 +62,11 @@ def test_late_events_applied_and_counted():
     out = p.process(msgs([Interaction("u1", "a", 100.0), Interaction("u1", "b", 50.0), Interaction("u1", "c", 95.0)]))
     assert out.applied == 3 and out.late == 1
     assert store.degree_user(store.user_index("u1")) == 3
+
+
+def test_online_hits_compare_each_event_with_the_users_previous_list():
+    p, store = processor()
+    first = p.process(msgs([Interaction("u1", "a", 1.0), Interaction("u2", "b", 1.0)]))
+    assert first.hits == []  # nobody had a list yet
+    out = p.process(msgs([Interaction("u1", "a", 2.0), Interaction("u2", "zzz", 2.0)], start=2))
+    assert out.hits == [True, False]  # u1 came back to "a" (in its list); "zzz" was never listed
