@@ -24,6 +24,8 @@ from stream.model_updates import ModelAnnouncement, announce
 from stream.settings import Settings
 
 log = logging.getLogger("streamrec.trainer")
+#: Touched every few seconds in ``checkpoint_dir`` while the trainer loop runs.
+HEARTBEAT = "trainer.alive"
 
 
 @dataclass
@@ -117,10 +119,16 @@ def run_trainer(settings: Settings, max_events: int | None = None, idle_exit_s: 
     consumer = KafkaConsumer(settings.input_topic, bootstrap_servers=settings.bootstrap, group_id=f"{settings.app_id}-trainer",
                              enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=max(settings.batch_size, 1))
     last_data = time.monotonic()
+    heartbeat = settings.checkpoint_dir / HEARTBEAT
+    settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    beat = 0.0
     try:
         if settings.checkpoint:
             trainer.publish()
         while max_events is None or trainer.stats.events < max_events:
+            if time.monotonic() - beat > 5.0:  # liveness for orchestrators (docker-compose healthcheck)
+                heartbeat.touch()
+                beat = time.monotonic()
             polled = consumer.poll(timeout_ms=500)
             records = sorted((r for rs in polled.values() for r in rs), key=lambda r: (r.timestamp, r.partition, r.offset))
             if not records:
