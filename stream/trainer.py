@@ -130,7 +130,7 @@ def run_trainer(settings: Settings, max_events: int | None = None, idle_exit_s: 
                 heartbeat.touch()
                 beat = time.monotonic()
             polled = consumer.poll(timeout_ms=500)
-            records = sorted((r for rs in polled.values() for r in rs), key=lambda r: (r.timestamp, r.partition, r.offset))
+            records = [r for rs in polled.values() for r in rs]
             if not records:
                 if idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                     break
@@ -145,6 +145,8 @@ def run_trainer(settings: Settings, max_events: int | None = None, idle_exit_s: 
                 if ev.event_id is None:
                     ev = Interaction(ev.user_id, ev.item_id, ev.ts, ev.event_type, ev.weight, assigned_event_id(r.topic, r.partition, r.offset), ev.attrs)
                 events.append(ev)
+            # Partitions arrive interleaved; the model learns in event time (stable within a partition).
+            events.sort(key=lambda ev: ev.ts)
             version = trainer.step(events)
             consumer.commit()
             if version and on_publish:
