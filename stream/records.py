@@ -177,7 +177,8 @@ class Recommendation:
     def to_wire(self) -> dict[str, Any]:
         return {
             "user_id": self.user_id,
-            "items": [{"item_id": i, "score": round(float(s), 6)} for i, s in self.items],
+            # JSON has no NaN/Infinity: a non-finite score (e.g. -inf for an excluded item) is sent as null.
+            "items": [{"item_id": i, "score": round(float(s), 6) if math.isfinite(s) else None} for i, s in self.items],
             "k": self.k,
             "model_version": self.model_version,
             "event_id": self.event_id,
@@ -186,14 +187,14 @@ class Recommendation:
         }
 
     def encode(self) -> bytes:
-        return json.dumps(self.to_wire(), separators=(",", ":")).encode("utf-8")
+        return json.dumps(self.to_wire(), separators=(",", ":"), allow_nan=False).encode("utf-8")
 
     @classmethod
     def decode(cls, raw: bytes) -> "Recommendation":
         obj = json.loads(raw)
         return cls(
             user_id=obj["user_id"],
-            items=[(x["item_id"], float(x["score"])) for x in obj["items"]],
+            items=[(x["item_id"], float("nan") if x["score"] is None else float(x["score"])) for x in obj["items"]],
             k=int(obj["k"]),
             model_version=obj["model_version"],
             event_id=obj["event_id"],

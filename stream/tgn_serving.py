@@ -92,4 +92,11 @@ class TGNScorer:
             return []
         self.rec.flush_memory()  # the lists include the events just observed
         scores = self.rec.score_many(list(users), list(ts), self.store.n_items)
-        return [top_k(np.asarray(row), k) for row in scores]
+        out = []
+        for u, t, row in zip(users, ts, np.asarray(scores)):
+            if np.isnan(row).any() or np.isposinf(row).any():  # a broken model must not reach the wire
+                log.warning("non-finite TGN scores for user %d; answering with the heuristic", u)
+                out.extend(self.fallback.recommend([u], [t], k))
+            else:
+                out.append(top_k(row, k))
+        return out

@@ -89,3 +89,10 @@ def test_recommendation_round_trip():
     back = Recommendation.decode(rec.encode())
     assert back == Recommendation("u42", [("sku-7", 0.91), ("sku-981", 0.88)], 10, "tgn-x", "e-1", 5.0, 6.0)
     assert set(json.loads(rec.encode())) == {"user_id", "items", "k", "model_version", "event_id", "event_ts", "emitted_at"}
+
+
+def test_recommendation_is_strict_json_even_with_non_finite_scores():
+    rec = Recommendation("u", [("a", float("-inf")), ("b", float("nan"))], 2, "m", "e", 1.0, 2.0)
+    body = json.loads(rec.encode())  # would fail on NaN/Infinity literals with a strict parser below
+    assert [x["score"] for x in body["items"]] == [None, None]
+    assert b"NaN" not in rec.encode() and b"Infinity" not in rec.encode()
