@@ -111,7 +111,7 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, finet
             ckpt_dir = Path(tmp) / "models"
             trainer = subprocess.Popen(
                 [sys.executable, "-m", "stream.cli", "trainer", "--bootstrap", settings.bootstrap, "--app-id", settings.app_id,
-                 "--checkpoint-dir", str(ckpt_dir), "--finetune-every-events", str(finetune_every), "--train-epochs", "2",
+                 "--checkpoint-dir", str(ckpt_dir), "--finetune-every-events", str(finetune_every), "--train-epochs", "1",
                  "--finetune-every-s", "0"],
                 env=env, stdout=open(Path(tmp) / "trainer.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
             )
