@@ -71,8 +71,9 @@ class TGNRecommender(Recommender):
         items.
     memory_batch_size
         Learned events folded into the memory at once when serving / evaluating (1 = per event).
-    finetune_every, finetune_window, finetune_passes, finetune_val_frac
-        Periodic fine-tuning on the last ``finetune_window`` events (``None`` = never).
+    finetune_every, finetune_window, finetune_passes, finetune_val_frac, finetune_lr
+        Periodic fine-tuning on the last ``finetune_window`` events (``None`` = never); its learning rate
+        defaults to ``lr / 10`` (small steps from the trained weights).
     drift_k, drift_delta
         Online hit@k tracked with ADWIN (``delta``); a detected drop triggers an early fine-tune.
     seed
@@ -116,6 +117,7 @@ class TGNRecommender(Recommender):
         finetune_window: int = 20_000,
         finetune_passes: int = 2,
         finetune_val_frac: float = 0.2,
+        finetune_lr: float | None = None,
         drift_k: int = 10,
         drift_delta: float = 0.002,
         seed: int = 0,
@@ -149,6 +151,7 @@ class TGNRecommender(Recommender):
         self.finetune_window = finetune_window
         self.finetune_passes = finetune_passes
         self.finetune_val_frac = finetune_val_frac
+        self.finetune_lr = finetune_lr
         self.drift_k = drift_k
         self.drift_delta = drift_delta
         self.seed = seed
@@ -190,9 +193,10 @@ class TGNRecommender(Recommender):
         out = {}
         for name in (
             "memory_dim", "time_dim", "embedding_dim", "heads", "dropout", "hidden", "item_hidden", "n_neighbours",
-            "n_recent", "n_touched", "n_cousers", "taus", "numeric_attrs", "use_embedding", "prior_weight", "epochs", "batch_size", "lr", "weight_decay",
-            "max_candidates", "n_random", "n_popular", "memory_batch_size", "finetune_every", "finetune_window",
-            "finetune_passes", "finetune_val_frac", "drift_k", "drift_delta", "seed", "device", "progress",
+            "n_recent", "n_touched", "n_cousers", "taus", "numeric_attrs", "use_embedding", "prior_weight", "epochs",
+            "batch_size", "lr", "weight_decay", "max_candidates", "n_random", "n_popular", "memory_batch_size",
+            "finetune_every", "finetune_window", "finetune_passes", "finetune_val_frac", "finetune_lr", "drift_k",
+            "drift_delta", "seed", "device", "progress",
         ):
             v = getattr(self, name)
             out[name] = list(v) if isinstance(v, tuple) else v
@@ -308,13 +312,23 @@ class TGNRecommender(Recommender):
         from models.tgn.finetune import finetune
 
         self._since_finetune = 0
-        window = self.store.recent_events(self.finetune_window)
-        result = finetune(self, window, passes=self.finetune_passes, val_frac=self.finetune_val_frac)
+        window = self.window_events(self.finetune_window)
+        lr = self.finetune_lr if self.finetune_lr is not None else self.lr / 10
+        result = finetune(self, window, passes=self.finetune_passes, val_frac=self.finetune_val_frac, lr=lr)
         self.finetunes.append(result)
         if result.published:
             self.model.load_weights(result.model)
             self.version = result.version
         return result
+
+    def window_events(self, limit: int) -> list[Interaction]:
+        """The store's last ``limit`` events (with their numeric attributes), for a fine-tune replay."""
+        users, items, ts, weights = self.store.recent_arrays(limit)
+        attrs = self.store.recent_event_attrs(limit) if self.numeric_attrs else [None] * len(ts)
+        return [
+            Interaction(str(u), str(i), t, weight=w, attrs=a or {})
+            for u, i, t, w, a in zip(users.tolist(), items.tolist(), ts.tolist(), weights.tolist(), attrs)
+        ]
 
     # ------------------------------------------------------------------ scoring
     def _ensure_fitted(self) -> None:
@@ -324,7 +338,8 @@ class TGNRecommender(Recommender):
     def query_batch(self, users: Sequence[int], ts: Sequence[float]) -> QueryBatch:
         """Features of ``(user, t)`` queries over all items in the store (state as it stands)."""
         n_users = self.store.n_users
-        queries = [self.features.query(int(u) if 0 <= int(u) < n_users else -1, float(t)) for u, t in zip(users, ts)]
+        queries = [self.features.query(int(u) if 0 <= int(u) < n_users else -1, float(t))
+                   for u, t in zip(users, ts)]
         cand = np.arange(self.store.n_items, dtype=np.int64)
         return collate(queries, cand, self.features.item_dim, self.n_neighbours)
 
@@ -356,27 +371,36 @@ class TGNRecommender(Recommender):
         return [(self.store.item_id(i), s) for i, s in top_k(scores, k)]
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint(self, metrics: Mapping[str, Any] | None = None, window: Mapping[str, Any] | None = None) -> Checkpoint:
+    def checkpoint(
+        self, metrics: Mapping[str, Any] | None = None, window: Mapping[str, Any] | None = None
+    ) -> Checkpoint:
         """Everything needed to serve again: hyperparameters, weights, memory / popularity state."""
         self.flush_memory()
+        if self.version == "untrained":
+            self.version = new_version()
         return Checkpoint(
             config=self.get_params(),
             state_dict=self.model.weights(),
             memory_state={"model": self.model.state(), "features": self.features.state_dict(),
                           "n_learned": self._n_learned},
-            version=self.version if self.version != "untrained" else new_version(),
+            version=self.version,
             created_at=time.time(),
             window=dict(window or {}),
             metrics=dict(metrics or {}),
         )
 
-    def save(self, path: str, metrics: Mapping[str, Any] | None = None, window: Mapping[str, Any] | None = None) -> Checkpoint:
+    def save(
+        self, path: str, metrics: Mapping[str, Any] | None = None, window: Mapping[str, Any] | None = None
+    ) -> Checkpoint:
+        """Write :meth:`checkpoint` to ``path`` atomically."""
         ckpt = self.checkpoint(metrics, window)
         save_checkpoint(path, ckpt)
         return ckpt
 
     @classmethod
-    def from_checkpoint(cls, path_or_ckpt: str | Checkpoint, store: GraphStore | None = None, **overrides: Any) -> TGNRecommender:
+    def from_checkpoint(
+        cls, path_or_ckpt: str | Checkpoint, store: GraphStore | None = None, **overrides: Any
+    ) -> TGNRecommender:
         """A recommender with the checkpoint's weights and state, reading ``store`` (which should hold the
         events the state was built from; ``None`` = an empty owned store and weights only, no state)."""
         ckpt = load_checkpoint(path_or_ckpt) if isinstance(path_or_ckpt, str) else path_or_ckpt

@@ -51,7 +51,9 @@ def as_interactions(events: Iterable[Interaction | Sequence]) -> list[Interactio
     return out
 
 
-def candidates(rec: TGNRecommender, n_items: int, positives: np.ndarray, queries: Sequence[Query], t: float) -> np.ndarray:
+def candidates(
+    rec: TGNRecommender, n_items: int, positives: np.ndarray, queries: Sequence[Query], t: float
+) -> np.ndarray:
     """The batch's shared candidate items (sorted): all known items, or a sample for big catalogues."""
     if n_items <= rec.max_candidates:
         return np.arange(n_items, dtype=np.int64)
@@ -82,6 +84,7 @@ def train(
     empty state, so afterwards ``rec``'s state (graph, popularity, memory) holds exactly ``events``.
 
     ``warmup``: the first events only build state (no loss), e.g. the older part of a fine-tune window.
+    ``epochs=0`` trains nothing but still replays ``events`` once, so the state holds them.
     ``freeze_memory``: keep the memory's GRU / message weights fixed (fine-tuning keeps live memory
     consistent with them). The owned graph store is replaced by a fresh one per pass.
     """
@@ -95,6 +98,9 @@ def train(
     result = TrainResult(n_events=len(events))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rec.seed)
+        state_only = epochs == 0
+        if state_only:
+            warmup, epochs = len(events), 1  # one pass without loss
         for epoch in range(epochs):
             t0 = time.perf_counter()
             rec.reset_state()
@@ -117,13 +123,16 @@ def train(
                     bar.set_postfix(loss=f"{total / rows:.4f}", refresh=False)
             bar.close()
             net.eval()  # PyG: leaving train mode folds pending messages into the memory
-            result.losses.append(total / max(rows, 1))
-            result.seconds.append(time.perf_counter() - t0)
+            if not state_only:
+                result.losses.append(total / max(rows, 1))
+                result.seconds.append(time.perf_counter() - t0)
     rec.fitted = True
     return result
 
 
-def _step(rec: TGNRecommender, chunk: Sequence[Interaction], start: int, warmup: int) -> tuple[torch.Tensor | None, int]:
+def _step(
+    rec: TGNRecommender, chunk: Sequence[Interaction], start: int, warmup: int
+) -> tuple[torch.Tensor | None, int]:
     """One batch: per-event queries (then apply), loss over the batch, then the memory update."""
     store, features = rec.store, rec.features
     queries: list[Query] = []

@@ -14,7 +14,6 @@ import torch
 
 from graph_store import Interaction, MemoryGraphStore
 from models.baselines import Pop
-from models.evaluation.metrics import rank_of
 from models.evaluation.protocol import encode_arrays, prequential, warm_up
 from models.tgn import TGNRecommender, finetune, load_checkpoint, train
 from models.tgn.embedding import LogTimeEncoder, QueryTimeAttention
@@ -22,6 +21,16 @@ from models.tgn.features import CTX_DIM, PAIR_DIM, FeatureBuilder, collate
 from models.tgn.memory import GrowableTGNMemory
 from models.tgn.training import as_interactions
 from torch_geometric.nn.models.tgn import IdentityMessage, LastAggregator
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one thread is fastest, and on a shared 2-core box it avoids oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 finetune_module = importlib.import_module("models.tgn.finetune")  # the module, not the function
 
@@ -106,6 +115,15 @@ def test_untrained_model_is_the_recency_prior():
     learn(rec, [(0, 0, 1.0), (0, 1, 2.0), (1, 2, 3.0), (1, 2, 4.0), (0, 3, 5.0)])
     scores = rec.score(0, 6.0, 4)
     assert list(np.argsort(-scores)[:4]) == [3, 1, 0, 2]
+
+
+def test_every_hyperparameter_is_a_constructor_argument_under_its_own_name():
+    import inspect
+
+    args = set(inspect.signature(TGNRecommender.__init__).parameters) - {"self", "store"}
+    rec = small(epochs=0, n_touched=3)
+    assert set(rec.get_params()) == args and rec.get_params()["n_touched"] == 3
+    assert all(set(p) <= args for p in TGNRecommender.param_grid())
 
 
 def test_dense_ids_must_follow_first_appearance():
@@ -279,3 +297,15 @@ def test_periodic_finetune_runs_during_evaluation():
     assert np.all(result.ranks >= 1.0)
     published = [r for r in rec.finetunes if r.published]
     assert rec.version == (published[-1].version if published else rec.finetunes[0].version)
+
+
+def test_zero_epochs_only_replays_the_state():
+    events = as_interactions(random_events(8, n=100))
+    rec = small(epochs=0)
+    before = {k: v.clone() for k, v in rec.model.weights().items()}
+    result = train(rec, events, epochs=0, progress=False)
+    assert result.losses == [] and rec.store.counts().events == 100
+    assert rec.features.popularity.counts(rec.store.n_items).sum() == 100
+    assert rec.model.memory.memory.abs().sum() > 0
+    for k, v in rec.model.weights().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)

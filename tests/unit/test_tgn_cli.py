@@ -4,11 +4,22 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
+import torch
 from click.testing import CliRunner
 
 from graph_store import Interaction, MemoryGraphStore, RocksGraphStore
 from models.tgn import TGNRecommender, load_checkpoint
 from stream.commands.train import train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one thread is fastest, and on a shared 2-core box it avoids oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def write_csv(path, n: int = 400, seed: int = 0) -> list[Interaction]:
