@@ -9,6 +9,9 @@ VENV ?= $(HOME)/.cache/streamrec/venv-$(LOCK_HASH)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The Compose Specification JSON schema the compose test validates against: taken from the docker-compose
+# 1.29.2 wheel, which ships it (compose/config/compose_spec.json), so nothing third-party is committed.
+COMPOSE_SCHEMA := $(HOME)/.cache/streamrec/compose-spec/compose_spec.json
 
 .PHONY: demo test venv kafka-jars bench clean
 
@@ -29,8 +32,14 @@ kafka-jars: venv
 demo: kafka-jars
 	$(BIN)/streamrec demo
 
-test: kafka-jars
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+$(COMPOSE_SCHEMA): | venv
+	mkdir -p $(dir $(COMPOSE_SCHEMA))
+	tmp=$$(mktemp -d) && $(BIN)/python -m pip download -q --no-deps docker-compose==1.29.2 -d $$tmp && \
+	$(BIN)/python -c "import glob, sys, zipfile; z = zipfile.ZipFile(glob.glob(sys.argv[1] + '/*.whl')[0]); open(sys.argv[2], 'wb').write(z.read('compose/config/compose_spec.json'))" $$tmp $(COMPOSE_SCHEMA) && \
+	rm -rf $$tmp
+
+test: kafka-jars $(COMPOSE_SCHEMA)
+	STREAMREC_COMPOSE_SCHEMA=$(COMPOSE_SCHEMA) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: kafka-jars
 	$(BIN)/python bench/replay_wikipedia.py
