@@ -8,7 +8,7 @@ parts from sizes.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -87,7 +87,10 @@ class TGNModel(torch.nn.Module):
         n_id = torch.cat([user_nodes, nbr_nodes.flatten(), cand_nodes]).unique().to(dev)
         mem, _ = self.memory(n_id)
         mem = mem * (n_id != 0).unsqueeze(-1)  # node 0 = unknown / padding: zero memory in both modes
-        row = lambda nodes: torch.searchsorted(n_id, nodes.to(dev))  # noqa: E731  (n_id is sorted)
+
+        def row(nodes: Tensor) -> Tensor:  # positions in n_id (sorted by unique())
+            return torch.searchsorted(n_id, nodes.to(dev))
+
         mask = batch.nbr_item.to(dev) >= 0
         w = batch.nbr_w.to(dev)
         z_user = self.embedding(
@@ -154,8 +157,3 @@ def build_model(
     model = TGNModel(memory, embedding, torch.nn.Linear(memory_dim, embedding_dim), scorer)
     return model.to(device)
 
-
-def messages_for(weights: Sequence[float], attrs: Sequence[Sequence[float]] | None = None) -> Tensor:
-    """:func:`event_messages` from Python sequences."""
-    a = None if attrs is None else torch.tensor(attrs, dtype=torch.float32)
-    return event_messages(torch.tensor(weights, dtype=torch.float32), a)
