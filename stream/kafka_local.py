@@ -652,56 +652,20 @@ def list_topics(bootstrap: str, internal: bool = False, timeout_s: float = 10) -
     return sorted(n for n in names if internal or not n.startswith("__"))
 
 
-def _retry(call: Any, timeout_s: float) -> Any:
-    """``call()``, retried on Kafka's retriable errors (coordinator or leader moving, loading) for ``timeout_s``."""
-    import kafka.errors as errors
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return call()
-        except errors.KafkaError as exc:
-            if not getattr(exc, "retriable", False) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _partition_offsets(admin: Any, topic: str, spec: int) -> dict[int, int]:
-    from kafka import TopicPartition
-
-    [described] = admin.describe_topics([topic])
-    if described.get("error_code"):
-        import kafka.errors as errors
-        raise errors.for_code(described["error_code"])(f"topic {topic!r}")
-    tps = {TopicPartition(topic, p["partition_index"]): spec for p in described["partitions"]}
-    found = admin.list_partition_offsets(tps)
-    return {tp.partition: found[tp].offset for tp in sorted(found, key=lambda tp: tp.partition)}
-
-
 def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10) -> dict[int, int]:
     """``{partition: log-end offset}`` (the offset the next message will get) of every partition of ``topic``."""
     from kafka.admin import OffsetSpec
 
+    from stream.lag import partition_offsets, topic_partitions
+
     with _admin(bootstrap, timeout_s) as admin:
-        return _partition_offsets(admin, topic, OffsetSpec.LATEST)
+        found = partition_offsets(admin, [(topic, p) for p in topic_partitions(admin, topic)], OffsetSpec.LATEST)
+    return {p: off for (_, p), off in sorted(found.items())}
 
 
 def consumer_lag(bootstrap: str, group: str, topic: str, timeout_s: float = 10) -> dict[int, int]:
-    """``{partition: lag}``: log-end offset minus the group's committed offset, for every partition of ``topic``.
+    """``{partition: lag}`` of ``group`` on every partition of ``topic``: one :class:`stream.lag.LagProbe` call."""
+    from stream.lag import LagProbe
 
-    A partition the group never committed counts from the log-start offset (what a consumer reading from
-    the earliest offset still has to read), so a group that has not started yet shows the whole backlog.
-    This is kafka-exporter's ``kafka_consumergroup_lag``.
-    """
-    from kafka import TopicPartition
-    from kafka.admin import OffsetSpec
-
-    with _admin(bootstrap, timeout_s) as admin:
-        ends = _partition_offsets(admin, topic, OffsetSpec.LATEST)
-        tps = [TopicPartition(topic, p) for p in ends]
-        # The first group request on a fresh broker creates __consumer_offsets: retry "coordinator not ready".
-        committed = _retry(lambda: admin.list_group_offsets({group: tps}), timeout_s).get(group, {})
-        done = {tp.partition: meta.offset for tp, meta in committed.items()
-                if meta is not None and meta.offset is not None and meta.offset >= 0}
-        starts = (_partition_offsets(admin, topic, OffsetSpec.EARLIEST) if len(done) < len(ends) else {})
-    return {p: max(0, end - done.get(p, starts.get(p, 0))) for p, end in sorted(ends.items())}
+    with LagProbe(bootstrap, group, timeout_s) as probe:
+        return probe.topic_lag(topic)
