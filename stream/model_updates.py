@@ -44,6 +44,34 @@ def announce(bootstrap: str, topic: str, ann: ModelAnnouncement) -> None:
         producer.close(timeout=10)
 
 
+def latest_announcement(bootstrap: str, topic: str, timeout_s: float = 15.0) -> ModelAnnouncement | None:
+    """The newest announcement on the model topic (``None`` if there is none), read up to its end offset.
+
+    Unlike a single :meth:`ModelWatcher.poll`, it cannot mistake a slow first fetch for an empty topic.
+    """
+    import time
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        newest = None
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {consumer.position(tp)} of {end} messages of {topic!r} in {timeout_s} s")
+            for r in consumer.poll(timeout_ms=200).get(tp, []):
+                try:
+                    newest = ModelAnnouncement.decode(r.value)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("ignoring a bad model announcement at offset %d: %s", r.offset, exc)
+        return newest
+    finally:
+        consumer.close()
+
+
 class ModelWatcher:
     """Polls the model topic for announcements newer than the last one seen (blocking; run in a thread)."""
 

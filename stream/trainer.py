@@ -9,6 +9,11 @@ One trainer per deployment (its own consumer group, ``<app_id>-trainer``, readin
 * publishing = an atomic checkpoint file in ``checkpoint_dir`` plus an announcement on ``model-updates``;
   workers hot-swap to it.
 
+A restarted trainer carries on where it stopped: it resumes the newest model announced on ``model-updates``
+(unless ``--checkpoint`` names one) without announcing it again, and rebuilds its recent window by
+replaying up to ``finetune_window`` events before its group's committed offsets, so its next fine-tune
+sees the same window an uninterrupted trainer would.
+
 Training load stays off the serving path: workers keep answering while the trainer works.
 """
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from graph_store.events import Interaction
-from stream.model_updates import ModelAnnouncement, announce
+from stream.model_updates import ModelAnnouncement, announce, latest_announcement
 from stream.settings import Settings
 
 log = logging.getLogger("streamrec.trainer")
@@ -33,12 +38,17 @@ class TrainerStats:
     events: int = 0
     published: list[str] = field(default_factory=list)
     finetunes: int = 0
+    resumed_from: str | None = None  # the announced version a restarted trainer carried on from
+    replayed: int = 0  # events replayed at start to rebuild the recent window
 
 
 class Trainer:
     """Learns from batches of events (pure of Kafka; :func:`run_trainer` feeds it from the topic)."""
 
-    def __init__(self, settings: Settings, publish: Callable[[ModelAnnouncement], None] | None = None, drift_sample: int = 64) -> None:
+    def __init__(self, settings: Settings, publish: Callable[[ModelAnnouncement], None] | None = None, drift_sample: int = 64,
+                 resume: ModelAnnouncement | None = None) -> None:
+        """``resume``: the newest announced model, carried on from (and not announced again) when no
+        ``settings.checkpoint`` is given and its file is readable."""
         from models.tgn.recommender import TGNRecommender
 
         self.settings = settings
@@ -46,16 +56,30 @@ class Trainer:
         self.drift_sample = drift_sample
         common = dict(finetune_every=settings.finetune_every_events or None, finetune_window=settings.finetune_window,
                       seed=settings.seed, device=settings.device, progress=False)
+        self.stats = TrainerStats()
+        if not settings.checkpoint and resume is not None and not Path(resume.checkpoint).is_file():
+            log.warning("the announced model %s is not readable at %s: training a new one", resume.version, resume.checkpoint)
+            resume = None
         if settings.checkpoint:
             self.rec = TGNRecommender.from_checkpoint(settings.checkpoint, store=None, **common)
             self.published = None  # announce the starting model so workers pick it up
+        elif resume is not None:
+            self.rec = TGNRecommender.from_checkpoint(resume.checkpoint, store=None, **common)
+            self.published = self.rec.version  # the workers serve it already
+            self.stats.resumed_from = self.rec.version
+            log.info("resuming %s from %s", self.rec.version, resume.checkpoint)
         else:
             self.rec = TGNRecommender(epochs=settings.train_epochs, **common)
             self.published = self.rec.version  # "untrained": nothing to announce yet
-        self.stats = TrainerStats()
         self._last_finetune = time.monotonic()
         self._since_publish = 0
         self._last_result: dict = {}
+
+    def warm(self, events: Sequence[Interaction]) -> None:
+        """Rebuild state from events learned before a restart: no fine-tune, nothing published.
+
+        Before the first model they are training history, as they would have been without the restart."""
+        self.stats.replayed += self.rec.replay(events)
 
     def step(self, events: Sequence[Interaction]) -> str | None:
         """Learn a batch (scoring a sample first, for the drift monitor); returns a version if one was published."""
@@ -113,10 +137,13 @@ def run_trainer(settings: Settings, max_events: int | None = None, idle_exit_s: 
     """Consume ``settings.input_topic`` as group ``<app_id>-trainer`` and train until stopped (or a limit)."""
     from kafka import KafkaConsumer
 
-    from stream.records import InvalidEvent, assigned_event_id, parse_event
-
-    trainer = Trainer(settings)
-    consumer = KafkaConsumer(settings.input_topic, bootstrap_servers=settings.bootstrap, group_id=f"{settings.app_id}-trainer",
+    group = f"{settings.app_id}-trainer"
+    resume = None if settings.checkpoint else latest_announcement(settings.bootstrap, settings.model_topic)
+    trainer = Trainer(settings, resume=resume)
+    trainer.warm(replay_window(settings, group, settings.finetune_window))
+    if trainer.stats.replayed:
+        log.info("replayed %d events before the committed offsets to rebuild the window", trainer.stats.replayed)
+    consumer = KafkaConsumer(settings.input_topic, bootstrap_servers=settings.bootstrap, group_id=group,
                              enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=max(settings.batch_size, 1))
     last_data = time.monotonic()
     heartbeat = settings.checkpoint_dir / HEARTBEAT
@@ -136,21 +163,66 @@ def run_trainer(settings: Settings, max_events: int | None = None, idle_exit_s: 
                     break
                 continue
             last_data = time.monotonic()
-            events = []
-            for r in records:
-                try:
-                    ev = parse_event(r.value)
-                except InvalidEvent:
-                    continue  # the workers dead-letter it
-                if ev.event_id is None:
-                    ev = Interaction(ev.user_id, ev.item_id, ev.ts, ev.event_type, ev.weight, assigned_event_id(r.topic, r.partition, r.offset), ev.attrs)
-                events.append(ev)
-            # Partitions arrive interleaved; the model learns in event time (stable within a partition).
-            events.sort(key=lambda ev: ev.ts)
-            version = trainer.step(events)
+            version = trainer.step(decode(records))
             consumer.commit()
             if version and on_publish:
                 on_publish(version)
     finally:
         consumer.close()
     return trainer.stats
+
+
+def decode(records: Sequence) -> list[Interaction]:
+    """Valid events of consumer records in event time (partitions arrive interleaved; the sort is stable
+    within a partition). Invalid ones are skipped: the workers dead-letter them."""
+    from stream.records import InvalidEvent, assigned_event_id, parse_event
+
+    events = []
+    for r in records:
+        try:
+            ev = parse_event(r.value)
+        except InvalidEvent:
+            continue
+        if ev.event_id is None:
+            ev = Interaction(ev.user_id, ev.item_id, ev.ts, ev.event_type, ev.weight, assigned_event_id(r.topic, r.partition, r.offset), ev.attrs)
+        events.append(ev)
+    events.sort(key=lambda ev: ev.ts)
+    return events
+
+
+def replay_window(settings: Settings, group: str, limit: int, timeout_s: float = 120.0) -> list[Interaction]:
+    """Up to ``limit`` events (split evenly over the partitions) just before ``group``'s committed offsets.
+
+    Empty when the group never committed (a first start reads the topic from the beginning anyway). Read
+    with a group-less consumer, so the group's offsets and membership are untouched.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    from stream.lag import LagProbe, topic_partitions
+
+    with LagProbe(settings.bootstrap, group) as probe:
+        parts = [(settings.input_topic, p) for p in topic_partitions(probe.admin, settings.input_topic)]
+        committed = {tp: off for tp, off in probe.committed(parts).items() if off > 0}
+    if not committed or limit <= 0:
+        return []
+    per_partition = -(-limit // len(parts))
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tps = {TopicPartition(t, p): stop for (t, p), stop in committed.items()}
+        consumer.assign(list(tps))
+        begins = consumer.beginning_offsets(list(tps))
+        for tp, stop in tps.items():
+            consumer.seek(tp, max(begins[tp], stop - per_partition))
+        records, open_ = [], {tp for tp in tps if consumer.position(tp) < tps[tp]}
+        deadline = time.monotonic() + timeout_s
+        while open_:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"replaying the trainer window took over {timeout_s} s")
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                records.extend(r for r in batch if r.offset < tps[tp])
+                if consumer.position(tp) >= tps[tp]:
+                    open_.discard(tp)
+                    consumer.pause(tp)
+    finally:
+        consumer.close()
+    return decode(records)

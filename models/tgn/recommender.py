@@ -21,7 +21,7 @@ exactly as a serving trainer would on the same timeline; a fine-tune swaps weigh
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -252,6 +252,19 @@ class TGNRecommender(Recommender):
             raise KeyError(f"event {event} is not in the store: apply it to the store first")
         self._observe(u, i, event)
         return u, i
+
+    def replay(self, events: Iterable[Interaction]) -> int:
+        """Learn ``events`` as state only (memory, store, features): no fine-tune fires, and the fine-tune
+        schedule starts afresh afterwards. For rebuilding state after a restart; returns how many were learned."""
+        every, self.finetune_every = self.finetune_every, None
+        n = 0
+        try:
+            for ev in events:
+                n += self.learn_event(ev) is not None
+        finally:
+            self.finetune_every = every
+            self._since_finetune = 0
+        return n
 
     def _apply(self, event: Interaction) -> tuple[int, int] | None:
         applied = self.store.apply([event])[0]

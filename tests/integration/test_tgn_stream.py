@@ -74,11 +74,12 @@ def test_model_announced_mid_stream_is_hot_swapped_without_loss(bootstrap, tmp_p
 
 def test_trainer_trains_fine_tunes_and_announces(bootstrap, tmp_path):
     topics = Topics.fresh("trainer")
-    events = list(generate("ecommerce", 700, seed=37))
-    produce(bootstrap, topics.input, ((encode_key(e.user_id), encode_event(e)) for e in events))
+    events = list(generate("ecommerce", 750, seed=37))
+    produce(bootstrap, topics.input, ((encode_key(e.user_id), encode_event(e)) for e in events[:700]))
     ckpt_dir = tmp_path / "models"
+    app_id = f"app-{uuid.uuid4().hex[:8]}"
     proc = subprocess.run(
-        [sys.executable, "-m", "stream.cli", "trainer", "--bootstrap", bootstrap, "--app-id", f"app-{uuid.uuid4().hex[:8]}",
+        [sys.executable, "-m", "stream.cli", "trainer", "--bootstrap", bootstrap, "--app-id", app_id,
          "--input-topic", topics.input, "--model-topic", topics.model, "--checkpoint-dir", str(ckpt_dir),
          "--finetune-every-events", "300", "--finetune-every-s", "0", "--train-epochs", "1", "--max-events", "700",
          "--idle-exit", "30"],
@@ -94,3 +95,15 @@ def test_trainer_trains_fine_tunes_and_announces(bootstrap, tmp_path):
     assert (ckpt_dir / f"{newest.version}.pt").exists() and newest.checkpoint == str((ckpt_dir / f"{newest.version}.pt").resolve())
     assert "train_loss" in newest.metrics and "finetune_duration_s" in newest.metrics
     assert "700 events" in proc.stderr and "published" in proc.stderr
+
+    # A restart carries on: the announced model, its window replayed, no training from scratch.
+    from stream.settings import Settings
+    from stream.trainer import run_trainer
+
+    produce(bootstrap, topics.input, ((encode_key(e.user_id), encode_event(e)) for e in events[700:]))
+    settings = Settings.resolve(bootstrap=bootstrap, app_id=app_id, input_topic=topics.input, model_topic=topics.model,
+                                checkpoint_dir=str(ckpt_dir), finetune_every_events=300, finetune_every_s=0, train_epochs=1)
+    stats = run_trainer(settings, max_events=50, idle_exit_s=30)
+    assert stats.resumed_from == newest.version
+    assert stats.replayed == 700  # the whole window (default 20,000) before the committed offsets
+    assert stats.events == 50 and stats.published == []  # 50 < 300 // 4: no fine-tune, nothing re-announced
