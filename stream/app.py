@@ -171,8 +171,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                 continue
 
             def apply(events: list, offsets: list, source=(topic, partition)) -> None:
-                applied = state.store.apply(events, source=source, offsets=offsets)
+                applied = state.store.apply(events, source=source, offsets=offsets)  # committed on return
                 state.processor.scorer.observe(events, applied)
+                state.processor.scorer.after_commit()
 
             log.info("partition %s[%d]: local state at offset %d, group at %d: catching up", topic, partition, start, upto)
             async with state.lock:
@@ -188,7 +189,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     @app.on_before_shutdown.connect
     async def close_store(app_: faust.App, **kwargs: Any) -> None:
         state.lag_probe.close()
-        state.store.close()
+        async with state.lock:  # no batch half-applied while the state is saved
+            state.processor.scorer.close()
+            state.store.close()
 
     @app.page("/metrics")
     class MetricsView(View):

@@ -66,6 +66,12 @@ class Scorer(Protocol):
     def recommend(self, users: Sequence[int], ts: Sequence[float], k: int) -> list[list[tuple[int, float]]]:
         """Top-k (item index, score) for each user, from state that includes their latest event."""
 
+    def after_commit(self) -> None:
+        """Called once a batch's store transaction committed (the TGN snapshots its state here)."""
+
+    def close(self) -> None:
+        """The worker stops: persist what must survive a restart (before the store closes)."""
+
 
 class EventProcessor:
     """Validate -> dedupe -> apply (segment) -> observe -> score -> answer."""
@@ -109,6 +115,7 @@ class EventProcessor:
         with self.store.transaction():
             for segment in _segments(valid):
                 self._apply_and_answer(segment, result)
+        self.scorer.after_commit()
         return result
 
     def _apply_and_answer(self, segment: list[tuple[RawMessage, Interaction]], result: BatchResult) -> None:
@@ -207,6 +214,12 @@ class HeuristicScorer:
 
     def observe(self, events: Sequence[Interaction], applied: Sequence[object | None]) -> None:
         pass  # the heuristic reads the store directly
+
+    def after_commit(self) -> None:
+        pass  # no state beside the store
+
+    def close(self) -> None:
+        pass
 
     def recommend(self, users: Sequence[int], ts: Sequence[float], k: int) -> list[list[tuple[int, float]]]:
         if not users:

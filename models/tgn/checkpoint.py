@@ -59,12 +59,18 @@ class Checkpoint:
 
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically (parent directories are created)."""
+    return atomic_torch_save(path, asdict(ckpt))
+
+
+def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
+    """``torch.save(obj)`` to ``path`` via a synced temp file and ``os.replace``: readers see the old file or
+    the new one, never half of one (parent directories are created; the file is world-readable)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(asdict(ckpt), fh)
+            torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; workers on a shared volume must read it

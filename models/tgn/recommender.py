@@ -394,13 +394,24 @@ class TGNRecommender(Recommender):
         return Checkpoint(
             config=self.get_params(),
             state_dict=self.model.weights(),
-            memory_state={"model": self.model.state(), "features": self.features.state_dict(),
-                          "n_learned": self._n_learned},
+            memory_state=self.state_snapshot(),
             version=self.version,
             created_at=time.time(),
             window=dict(window or {}),
             metrics=dict(metrics or {}),
         )
+
+    def state_snapshot(self) -> dict[str, Any]:
+        """The learned *state* (TGN memory, popularity and attribute state, events learned), not the weights:
+        tensors and plain values only, so it loads with ``torch.load(weights_only=True)``."""
+        self.flush_memory()
+        return {"model": self.model.state(), "features": self.features.state_dict(), "n_learned": self._n_learned}
+
+    def load_state_snapshot(self, snapshot: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_snapshot` (the store should hold the events it was built from)."""
+        self.model.load_state(snapshot["model"])
+        self.features.load_state_dict(snapshot["features"])
+        self._n_learned = int(snapshot.get("n_learned", 0))
 
     def save(
         self, path: str, metrics: Mapping[str, Any] | None = None, window: Mapping[str, Any] | None = None
@@ -422,9 +433,7 @@ class TGNRecommender(Recommender):
         rec = cls(store, **params)
         rec.model.load_weights(ckpt.state_dict)
         if store is not None:
-            rec.model.load_state(ckpt.memory_state["model"])
-            rec.features.load_state_dict(ckpt.memory_state["features"])
-            rec._n_learned = int(ckpt.memory_state.get("n_learned", 0))
+            rec.load_state_snapshot(ckpt.memory_state)
         rec.version = ckpt.version
         rec.fitted = True
         return rec
