@@ -21,16 +21,20 @@ import torch
 from graph_store.readers import read_events
 from models.baselines import RecencyPop
 from models.evaluation.metrics import ranking_metrics
-from models.evaluation.protocol import PrequentialResult, encode, prequential, split_by_count, warm_up
+from models.evaluation.protocol import (NEXT_KIND_NAMES, PrequentialResult, encode, prequential, split_by_count,
+                                       warm_up)
 from models.tgn import TGNRecommender
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jodie-wikipedia" / "events.csv.gz"
 
 
-def summary(r: PrequentialResult) -> dict:
+def summary(r: PrequentialResult, kinds: np.ndarray) -> dict:
+    """Metrics overall, for repeat / new pairs and by what the user did next (``EventStream.next_kinds``)."""
     out = {"all": ranking_metrics(r.ranks).as_dict()}
     out["repeat"] = ranking_metrics(r.select(r.repeat).ranks).as_dict()
     out["new"] = ranking_metrics(r.select(~r.repeat).ranks).as_dict()
+    out["by_next_kind"] = {name: ranking_metrics(r.select(kinds == code).ranks).as_dict()
+                           for code, name in enumerate(NEXT_KIND_NAMES)}
     return out
 
 
@@ -38,7 +42,8 @@ def line(name: str, s: dict) -> str:
     a = s["all"]
     return (f"{name:<12} MRR {a['mrr']:.4f}  R@1 {a['recall@1']:.4f}  R@10 {a['recall@10']:.4f}  "
             f"R@20 {a['recall@20']:.4f}  NDCG@10 {a['ndcg@10']:.4f}  | repeat {s['repeat']['mrr']:.4f} "
-            f"(n={s['repeat']['n']})  new {s['new']['mrr']:.4f} (n={s['new']['n']})")
+            f"(n={s['repeat']['n']})  new {s['new']['mrr']:.4f} (n={s['new']['n']})\n{'':<12} by next step: "
+            + "  ".join(f"{k} {v['mrr']:.4f} ({v['n']})" for k, v in s["by_next_kind"].items()))
 
 
 def main() -> None:
@@ -60,12 +65,13 @@ def main() -> None:
     stream = encode(read_events(args.data))
     split = split_by_count(len(stream))
     spans = {"val": (split.train_end, split.val_end), "test": (split.val_end, len(stream))}
+    kinds = stream.next_kinds()
     report: dict = {"args": vars(args), "n_events": len(stream)}
 
     base = RecencyPop()
     warm_up(base, stream, 0, split.train_end)
     for name, (a, b) in spans.items():
-        report[f"recency_pop_{name}"] = summary(prequential(base, stream, a, b))
+        report[f"recency_pop_{name}"] = summary(prequential(base, stream, a, b), kinds[a:b])
 
     rec = TGNRecommender(epochs=args.epochs, lr=args.lr, memory_batch_size=args.memory_batch_size,
                          finetune_every=args.finetune_every or None, finetune_window=args.finetune_window,
@@ -80,7 +86,7 @@ def main() -> None:
         t0 = time.perf_counter()
         n_ft = len(rec.finetunes)
         res = prequential(rec, stream, a, b)
-        s = summary(res)
+        s = summary(res, kinds[a:b])
         fts = rec.finetunes[n_ft:]
         report[f"tgn_{name}"] = s
         report[f"tgn_{name}_seconds"] = time.perf_counter() - t0

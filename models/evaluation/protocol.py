@@ -20,6 +20,9 @@ from models.base import Recommender
 from models.evaluation.metrics import RECALL_KS, expected_rank, rank_counts, summarize
 
 Progress = Callable[[int], None]  # called with the number of events just processed
+#: Codes of :meth:`EventStream.next_kinds`.
+SAME_AS_LAST, OTHER_PAST, NEW_PAIR = 0, 1, 2
+NEXT_KIND_NAMES = ("same as last", "other past item", "new pair")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,28 @@ class EventStream:
         repeat = np.ones(len(self), dtype=bool)
         repeat[first] = False
         return repeat
+
+    def next_kinds(self) -> np.ndarray:
+        """For each event, what the user did next relative to their own history (int8 codes):
+
+        ``SAME_AS_LAST`` (0) the item of the user's previous event, ``OTHER_PAST`` (1) another item the
+        user used before, ``NEW_PAIR`` (2) an item new to the user (every user's first event included).
+        It refines :meth:`repeat_flags` (repeat = codes 0 and 1) and shows where a ranking wins or loses.
+
+        >>> encode_arrays(["a"] * 4, ["x", "x", "y", "x"], [0.0, 1.0, 2.0, 3.0]).next_kinds().tolist()
+        [2, 0, 2, 1]
+        """
+        kinds = np.full(len(self), NEW_PAIR, dtype=np.int8)
+        last: dict[int, int] = {}
+        seen: set[tuple[int, int]] = set()
+        for e, (u, i) in enumerate(zip(self.users.tolist(), self.items.tolist())):
+            if last.get(u) == i:
+                kinds[e] = SAME_AS_LAST
+            elif (u, i) in seen:
+                kinds[e] = OTHER_PAST
+            last[u] = i
+            seen.add((u, i))
+        return kinds
 
 
 def encode_arrays(
