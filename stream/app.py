@@ -211,6 +211,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                     "batches": state.batches,
                     "caught_up_messages": state.caught_up,
                     "model_version": state.processor.scorer.model_version,
+                    # How the TGN's memory was built: "snapshot" (restored + tail replayed), "warm" (newest
+                    # events replayed) or null (no TGN loaded yet / heuristic).
+                    "model_state": getattr(state.processor.scorer, "restored", None),
                     "graph": {"users": counts.users, "items": counts.items, "edges": counts.edges, "events": counts.events},
                     "uptime_s": round(time.time() - state.started_at, 3),
                 }
@@ -236,6 +239,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                     "items": [{"item_id": state.store.item_id(i), "score": round(float(s), 6)} for i, s in ranked],
                     "k": k,
                     "model_version": state.processor.scorer.model_version,
+                    # How the TGN's memory was built: "snapshot" (restored + tail replayed), "warm" (newest
+                    # events replayed) or null (no TGN loaded yet / heuristic).
+                    "model_state": getattr(state.processor.scorer, "restored", None),
                 }
             )
 

@@ -107,3 +107,37 @@ def test_trainer_trains_fine_tunes_and_announces(bootstrap, tmp_path):
     assert stats.resumed_from == newest.version
     assert stats.replayed == 700  # the whole window (default 20,000) before the committed offsets
     assert stats.events == 50 and stats.published == []  # 50 < 300 // 4: no fine-tune, nothing re-announced
+
+
+def test_worker_tgn_state_is_saved_on_stop_and_restored_on_restart(bootstrap, tmp_path):
+    import torch
+
+    topics = Topics.fresh("tgnstate")
+    events = list(generate("games", 400, seed=41))
+    version = f"tgn-test-{uuid.uuid4().hex[:6]}"
+    _checkpoint(events[:200], tmp_path / "m.pt", version)
+    app_id = f"app-{uuid.uuid4().hex[:8]}"
+    args = ["--model", "tgn", "--checkpoint", str(tmp_path / "m.pt")]
+
+    def send(chunk):
+        produce(bootstrap, topics.input, ((encode_key(e.user_id), encode_event(e)) for e in chunk))
+
+    w = WorkerProcess(bootstrap, topics, app_id, tmp_path / "w", extra_args=args).start()
+    try:
+        send(events[:250])
+        consume(bootstrap, topics.output, 250, timeout_s=120, until=lambda msgs: len(msgs) >= 250)
+        assert w.health()["model_version"] == version and w.health()["model_state"] == "warm"  # no snapshot yet
+    finally:
+        assert w.stop() == 0, w.log_tail()
+    snap = torch.load(tmp_path / "w" / "tgn-state.pt", weights_only=True)
+    assert snap["store_events"] == 250 and snap["state"]["n_learned"] == 250  # the clean stop saved it
+
+    w2 = WorkerProcess(bootstrap, topics, app_id, tmp_path / "w", extra_args=args).start()
+    try:
+        send(events[250:])
+        recs = recommendations(consume(bootstrap, topics.output, 400, timeout_s=120, settle_s=2))
+        assert w2.health()["model_state"] == "snapshot"  # restored, not rebuilt from the newest events
+        assert sorted(r.event_id for r in recs) == sorted(e.event_id for e in events)  # none lost, none twice
+        assert {r.model_version for r in recs} == {version}
+    finally:
+        w2.stop()
