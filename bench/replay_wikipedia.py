@@ -5,6 +5,8 @@ quality an *outside client* measures from Kafka alone: for each event, the list 
 user's previous event is the prediction (Recall@10, MRR@10 on the last 15% of events).
 
     python bench/replay_wikipedia.py [--data PATH] [--limit N] [--json OUT]
+    python bench/replay_wikipedia.py --model tgn --checkpoint var/bench/models/latest.pt   # a TGN trained
+        # offline on the first 70% only (streamrec train DATA --limit 133853 --val-frac 0.17647 --out ...)
 
 No assertions: figures go to docs/benchmarks.md.
 """
@@ -81,6 +83,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--model", default="heuristic")
+    ap.add_argument("--checkpoint", default=None, help="TGN checkpoint the worker serves from the start")
     args = ap.parse_args()
 
     events = list(read_events(args.data, limit=args.limit))
@@ -95,7 +98,8 @@ def main() -> None:
         topics = Topics.fresh("bench")
         settings = Settings.resolve(bootstrap=broker.bootstrap, input_topic=topics.input, output_topic=topics.output, env={})
         worker = WorkerProcess(broker.bootstrap, topics, f"bench-{uuid.uuid4().hex[:6]}", tmp / "worker",
-                               extra_args=["--model", args.model]).start()
+                               extra_args=["--model", args.model,
+                                           *(["--checkpoint", args.checkpoint] if args.checkpoint else [])]).start()
         proc = psutil.Process(worker.proc.pid)
         peak = {"rss": 0}
         stop = threading.Event()
@@ -140,6 +144,7 @@ def main() -> None:
         "rejected": metric(text, "streamrec_events_rejected_total"),
         **quality,
         "model": args.model,
+        "checkpoint": args.checkpoint,
     }
     for k, v in result.items():
         print(f"{k:>28}: {v}")
