@@ -17,7 +17,7 @@ The state these features need beyond the store (multi-scale popularity, attribut
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -103,26 +103,29 @@ class DecayedPopularity:
         self._stay[item] += float(stay)
         self._last[item] = max(self._last[item], t) if self._count[item] > 1 else t
 
-    def at(self, t: float, n: int) -> np.ndarray:
-        """Popularity of items ``0..n-1`` at time ``t``, shape ``(n, len(taus))``."""
+    def at(self, t: float, n: int, items: np.ndarray | None = None) -> np.ndarray:
+        """Popularity of items ``0..n-1`` (or of ``items``, indices below ``n``) at time ``t``, shape
+        ``(len, len(taus))``."""
         self._grow(n)
+        rows = len(items) if items is not None else n
         if self._anchor is None:
-            return np.zeros((n, len(self.taus)))
+            return np.zeros((rows, len(self.taus)))
         # A query older than the anchor (events from several partitions interleave in a worker) sees the
         # popularity as of the anchor: growing it back in time would overflow and is no truer.
-        return self._value[:n] * np.exp(min(self._anchor - t, 0.0) / self._tau)
+        value = self._value[:n] if items is None else self._value[items]
+        return value * np.exp(min(self._anchor - t, 0.0) / self._tau)
 
-    def counts(self, n: int) -> np.ndarray:
+    def counts(self, n: int, items: np.ndarray | None = None) -> np.ndarray:
         self._grow(n)
-        return self._count[:n].copy()
+        return self._count[:n].copy() if items is None else self._count[items]
 
-    def last_ts(self, n: int) -> np.ndarray:
+    def last_ts(self, n: int, items: np.ndarray | None = None) -> np.ndarray:
         self._grow(n)
-        return self._last[:n].copy()
+        return self._last[:n].copy() if items is None else self._last[items]
 
-    def stays(self, n: int) -> np.ndarray:
+    def stays(self, n: int, items: np.ndarray | None = None) -> np.ndarray:
         self._grow(n)
-        return self._stay[:n].copy()
+        return self._stay[:n].copy() if items is None else self._stay[items]
 
     def state_dict(self) -> dict[str, Tensor | float | None]:
         """The state as tensors and floats (loadable with ``torch.load(weights_only=True)``)."""
@@ -178,8 +181,15 @@ class ItemAttributes:
                 self._sum[item, j] += float(v)
                 self._n[item, j] += 1.0
 
-    def means(self, n: int) -> np.ndarray:
-        """Mean attribute values of items ``0..n-1`` (0 where never seen), shape ``(n, len(names))``."""
+    def means(self, n: int, items: np.ndarray | None = None) -> np.ndarray:
+        """Mean attribute values of items ``0..n-1`` (or of ``items``; 0 where never seen), shape
+        ``(len, len(names))``."""
+        if items is not None:
+            out = np.zeros((len(items), len(self.names)))
+            ok = items < len(self._n)
+            s, c = self._sum[items[ok]], self._n[items[ok]]
+            out[ok] = np.divide(s, c, out=np.zeros_like(s), where=c > 0)
+            return out
         out = np.zeros((n, len(self.names)))
         m = min(n, len(self._n))
         np.divide(self._sum[:m], self._n[:m], out=out[:m], where=self._n[:m] > 0)
@@ -201,7 +211,7 @@ class Query:
     t: float
     n_known: int
     ctx: np.ndarray  # (CTX_DIM,)
-    item_x: np.ndarray  # (n_known, item_base_dim): popularity, count, item recency, attributes
+    item_x: np.ndarray  # (n_known, item_base_dim) or (len(item_rows), ...): popularity, count, recency, attributes
     hist_item: np.ndarray  # (H,) the user's past items
     hist_x: np.ndarray  # (H, PAIR_DIM)
     trans_item: np.ndarray  # (M,) items that followed the user's last item, or its other users used
@@ -209,6 +219,12 @@ class Query:
     nbr_item: np.ndarray  # (K,) the user's most recent items, most recent first
     nbr_dt: np.ndarray  # (K,) query time minus event time
     nbr_w: np.ndarray  # (K,) event weights
+    #: The items ``item_x`` describes (sorted, unique, below ``n_known``); ``None``: all of ``0..n_known-1``.
+    item_rows: np.ndarray | None = None
+
+    def with_items(self, item_x: np.ndarray, item_rows: np.ndarray) -> Query:
+        """This query with item features for ``item_rows`` only (see :meth:`FeatureBuilder.item_state`)."""
+        return replace(self, item_x=item_x, item_rows=np.asarray(item_rows, dtype=np.int64))
 
 
 @dataclass
@@ -312,21 +328,22 @@ class FeatureBuilder:
         self.popularity.load_state_dict(state["popularity"])
         self.attributes.load_state_dict(state["attributes"])
 
-    def item_state(self, t: float, n: int) -> np.ndarray:
-        """Dense item features at time ``t`` for items ``0..n-1``: log popularity per tau, log count,
-        time since the item's last event, stickiness (share of its events that continued a user's run on
-        it), attribute means."""
-        counts = self.popularity.counts(n)
-        stays = self.popularity.stays(n)
+    def item_state(self, t: float, n: int, items: np.ndarray | None = None) -> np.ndarray:
+        """Item features at time ``t`` for items ``0..n-1`` (or only ``items``, indices below ``n``): log
+        popularity per tau, log count, time since the item's last event, stickiness (share of its events
+        that continued a user's run on it), attribute means."""
+        pop = self.popularity
+        counts = pop.counts(n, items)
+        stays = pop.stays(n, items)
         parts = [
-            np.log1p(self.popularity.at(t, n)),
+            np.log1p(pop.at(t, n, items)),
             (np.log1p(counts) / 5.0)[:, None],
-            _log_t(t - self.popularity.last_ts(n))[:, None],
+            _log_t(t - pop.last_ts(n, items))[:, None],
             (np.log1p(stays) / 5.0)[:, None],
             (stays / np.maximum(counts, 1.0))[:, None],
         ]
         if self.numeric_attrs:
-            parts.append(_signed_log(self.attributes.means(n)) / 5.0)
+            parts.append(_signed_log(self.attributes.means(n, items)) / 5.0)
         return np.concatenate(parts, axis=1).astype(np.float32)
 
     def _next_items(self, user: int, last: int) -> tuple[np.ndarray, np.ndarray]:
@@ -351,11 +368,16 @@ class FeatureBuilder:
                 parts.append((co_items, co))
         return _merge_sparse(parts)
 
-    def query(self, user: int | None, t: float) -> Query:
-        """Features of ``user`` (dense index, ``None``/-1/unknown = new user) at time ``t``."""
+    def query(self, user: int | None, t: float, items: np.ndarray | None = None) -> Query:
+        """Features of ``user`` (dense index, ``None``/-1/unknown = new user) at time ``t``.
+
+        ``items``: compute the dense item features only for these (sorted) items -- for a large catalogue,
+        where only retrieved candidates are ranked; ``None`` = every known item.
+        """
         store = self.store
         n = store.n_items
-        item_x = self.item_state(t, n)
+        rows = None if items is None else np.asarray(items, dtype=np.int64)
+        item_x = self.item_state(t, n, rows)
         known_user = user is not None and 0 <= user < store.n_users
         if not known_user:
             empty_i = np.zeros(0, dtype=np.int64)
@@ -365,7 +387,7 @@ class FeatureBuilder:
             ctx[4] = 1.0  # "every event so far was new"
             return Query(
                 -1, t, n, ctx, item_x, empty_i, np.zeros((0, PAIR_DIM), np.float32), empty_i,
-                np.zeros((0, TRANS_DIM), np.float32), empty_i, empty_f, empty_f,
+                np.zeros((0, TRANS_DIM), np.float32), empty_i, empty_f, empty_f, rows,
             )
         assert user is not None
         ps = store.user_item_stats(user)
@@ -397,7 +419,7 @@ class FeatureBuilder:
         hist_x[:, 9] = _lookup(items, succ_items, succ_counts) / max(len(succ), 1)
         hist_x[:, 10] = _lookup(items, rec_items, rec_counts) / max(len(seq), 1)
         # did anyone use the item after this user last did (e.g. someone else edited "my" page)?
-        item_last = self.popularity.last_ts(n)[items.clip(0, max(n - 1, 0))] if n else ps.last_ts
+        item_last = self.popularity.last_ts(n, items.clip(0, max(n - 1, 0))) if n else ps.last_ts
         hist_x[:, 11] = item_last > ps.last_ts
         hist_x[:, 12] = _log_t(item_last - ps.last_ts)
         # how many events by others since then, for the most recent few (an edit war, a reply, ...)
@@ -428,6 +450,7 @@ class FeatureBuilder:
         return Query(
             int(user), t, n, ctx, item_x, items, hist_x, trans_item, trans_x,
             nb.index[:k].astype(np.int64), (t - nb.ts[:k]).astype(np.float32), nb.weight[:k].astype(np.float32),
+            rows,
         )
 
 
@@ -468,8 +491,15 @@ def collate(queries: Sequence[Query], cand: np.ndarray, item_dim: int, n_neighbo
     nbr_item = np.full((B, K), -1, dtype=np.int64)
     nbr_dt = np.zeros((B, K), dtype=np.float32)
     nbr_w = np.zeros((B, K), dtype=np.float32)
+    described = np.ones((B, N), dtype=bool)  # has row b item features for candidate n?
     for b, q in enumerate(queries):
-        if full:
+        if q.item_rows is not None:  # features for some items only: the others are not candidates of row b
+            p = pos[q.item_rows]  # item_rows < n_known <= n_total
+            ok = p >= 0
+            item_x[b, p[ok], :base_dim] = q.item_x[ok]
+            described[b] = False
+            described[b, p[ok]] = True
+        elif full:
             m = min(q.n_known, N)
             item_x[b, :m, :base_dim] = q.item_x[:m]
         else:
@@ -488,6 +518,7 @@ def collate(queries: Sequence[Query], cand: np.ndarray, item_dim: int, n_neighbo
         nbr_item[b, :k] = q.nbr_item[:k]
         nbr_dt[b, :k] = q.nbr_dt[:k]
         nbr_w[b, :k] = q.nbr_w[:k]
+    known &= described
     pair_mask &= known
     return QueryBatch(
         user=torch.tensor([q.user for q in queries], dtype=torch.long),

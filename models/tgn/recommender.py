@@ -35,6 +35,7 @@ from models.tgn.checkpoint import Checkpoint, load_checkpoint, new_version, save
 from models.tgn.drift import DriftMonitor
 from models.tgn.features import DEFAULT_TAUS, FeatureBuilder, QueryBatch, collate
 from models.tgn.model import TGNModel, build_model, event_messages
+from models.tgn.retrieval import plan_chunks, popular_items, rest_scores
 
 
 class TGNRecommender(Recommender):
@@ -68,7 +69,9 @@ class TGNRecommender(Recommender):
         Training: epochs over the history learned before the first score; events per step; Adam settings;
         the listwise softmax runs over all known items when there are at most ``max_candidates``, else
         over the batch's positives, its users' past items, ``n_popular`` popular and ``n_random`` random
-        items.
+        items. Scoring, likewise, ranks every known item up to ``max_candidates`` of them, and above that
+        retrieved candidates only (the user's own, "what comes next" and the ``n_popular`` most popular
+        items per time scale; :mod:`models.tgn.retrieval`).
     memory_batch_size
         Learned events folded into the memory at once when serving / evaluating (1 = per event).
     finetune_every, finetune_window, finetune_passes, finetune_val_frac, finetune_lr
@@ -357,21 +360,47 @@ class TGNRecommender(Recommender):
         return collate(queries, cand, self.features.item_dim, self.n_neighbours)
 
     def score_many(self, users: Sequence[int], ts: Sequence[float], n_items: int) -> np.ndarray:
+        """Scores of every known item; above ``max_candidates`` items only retrieved candidates are ranked
+        by the model and the rest follow below them by popularity (see :mod:`models.tgn.retrieval`)."""
         self._ensure_fitted()
         if len(users) == 0:
             return np.zeros((0, n_items))
-        batch = self.query_batch(users, ts)
         self.model.eval()
-        with torch.no_grad():
-            scores = self.model(batch).double().cpu().numpy()
+        m = min(n_items, self.store.n_items)
         out = np.full((len(users), n_items), -np.inf)
-        m = min(n_items, scores.shape[1])
-        out[:, :m] = scores[:, :m]
+        if self.store.n_items <= self.max_candidates:
+            with torch.no_grad():
+                scores = self.model(self.query_batch(users, ts)).double().cpu().numpy()
+            out[:, :m] = scores[:, :m]
+        else:
+            out[:, :m] = self._score_retrieved(users, ts)[:, :m]
         k = min(self.drift_k, m)
         if k > 0:
-            top = np.argpartition(-scores[:, :m], k - 1, axis=1)[:, :k]
+            top = np.argpartition(-out[:, :m], k - 1, axis=1)[:, :k]
             for row, u in enumerate(users):
                 self._last_top[int(u)] = top[row]
+        return out
+
+    def _score_retrieved(self, users: Sequence[int], ts: Sequence[float]) -> np.ndarray:
+        """Retrieve-then-rank over a large catalogue: ``(len(users), store.n_items)`` scores."""
+        n, n_users = self.store.n_items, self.store.n_users
+        none = np.zeros(0, dtype=np.int64)
+        queries = [self.features.query(int(u) if 0 <= int(u) < n_users else -1, float(t), items=none)
+                   for u, t in zip(users, ts)]
+        t_ref = float(max(ts))
+        shared = popular_items(self.features.popularity, t_ref, n, self.n_popular)
+        # the items not retrieved follow by mean log popularity, squashed into [0, 1)
+        rest = 0.5 * (1.0 + np.tanh(np.log1p(self.features.popularity.at(t_ref, n)).mean(axis=1) - 2.0))
+        rest = np.minimum(rest, np.nextafter(1.0, 0.0))
+        out = np.empty((len(users), n))
+        for rows, cand in plan_chunks(queries, shared, self.max_candidates):
+            chunk = [queries[r].with_items(self.features.item_state(queries[r].t, n, cand), cand) for r in rows]
+            with torch.no_grad():
+                scores = self.model(collate(chunk, cand, self.features.item_dim, self.n_neighbours))
+            scores = scores.double().cpu().numpy()
+            for j, r in enumerate(rows):
+                out[r] = rest_scores(scores[j], rest)
+                out[r, cand] = scores[j]
         return out
 
     def score(self, user: int, t: float, n_items: int) -> np.ndarray:

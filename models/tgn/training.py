@@ -4,8 +4,8 @@ The PyG loop, per chronological batch: build each event's features from the stat
 features are exact per event: the graph and popularity take each event right after its query is built),
 score the candidates with the memory as it stood before the batch, take a listwise softmax loss over
 (positive + negatives), and only then fold the batch into the memory. Negatives are every item known
-at the time when the catalogue is small (``max_candidates``), otherwise the batch's positives, its users'
-past items, popular and random items.
+at the time when the catalogue is small (``max_candidates``), otherwise a sample (:func:`sampled_pool`): the
+batch's positives, popular and random items, plus each user's own past and "what comes next" items.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from graph_store.events import Interaction
 from models.evaluation.metrics import expected_rank, rank_counts
 from models.tgn.features import Query, collate
+from models.tgn.retrieval import user_candidates
 
 if TYPE_CHECKING:
     from models.tgn.recommender import TGNRecommender
@@ -130,6 +131,26 @@ def train(
     return result
 
 
+def sampled_pool(rec: TGNRecommender, chunk: Sequence[Interaction]) -> np.ndarray | None:
+    """For a catalogue above ``max_candidates``: the items every query of ``chunk`` describes, chosen from
+    the state *before* the batch (its known positives, popular and random items); ``None`` otherwise.
+
+    Each query then captures item features for this pool, its own past / next items and the items that
+    first appeared earlier in the batch -- not for the whole catalogue (memory and time stay bounded)."""
+    store = rec.store
+    n = store.n_items
+    if n <= rec.max_candidates:
+        return None
+    pos = [store.item_index(ev.item_id) for ev in chunk]
+    t = float(chunk[0].ts)
+    pop = rec.features.popularity.at(t, n)[:, -1]
+    n_pop = min(rec.n_popular, n)
+    parts = [np.array([p for p in pos if p is not None], dtype=np.int64),
+             np.argpartition(-pop, n_pop - 1)[:n_pop] if n_pop > 0 else np.zeros(0, dtype=np.int64),
+             rec.rng.integers(0, n, size=rec.n_random)]
+    return np.unique(np.concatenate(parts).astype(np.int64))
+
+
 def _step(
     rec: TGNRecommender, chunk: Sequence[Interaction], start: int, warmup: int
 ) -> tuple[torch.Tensor | None, int]:
@@ -137,12 +158,23 @@ def _step(
     store, features = rec.store, rec.features
     queries: list[Query] = []
     users, items, ts, msgs = [], [], [], []
+    pool = sampled_pool(rec, chunk)
+    appeared: list[int] = []  # items first seen in this batch (not in the pool)
     for ev in chunk:
         u = store.user_index(ev.user_id)
-        q = features.query(-1 if u is None else u, float(ev.ts))
+        if pool is None:
+            q = features.query(-1 if u is None else u, float(ev.ts))
+        else:
+            q = features.query(-1 if u is None else u, float(ev.ts), items=np.zeros(0, dtype=np.int64))
+            rows = np.unique(np.concatenate([pool, np.asarray(appeared, dtype=np.int64),
+                                             user_candidates(q, max(rec.max_candidates // 4, 1))]))
+            q = q.with_items(features.item_state(float(ev.ts), store.n_items, rows), rows)
+        n_before = store.n_items
         applied = store.apply([ev])[0]
         if applied is None:
             continue
+        if applied.item >= n_before:
+            appeared.append(applied.item)
         features.observe(applied.user, applied.item, float(ev.ts), float(ev.weight), ev.attrs)
         queries.append(q)
         users.append(applied.user)
@@ -157,7 +189,10 @@ def _step(
     known_before = item_arr < np.array([q.n_known for q in queries])
     trainable = known_before & (np.arange(start, start + len(queries)) >= warmup)
     if trainable.any():
-        cand = candidates(rec, store.n_items, item_arr, queries, ts[-1])
+        if pool is None:
+            cand = candidates(rec, store.n_items, item_arr, queries, ts[-1])
+        else:  # each row ranks the items it described (see sampled_pool)
+            cand = np.unique(np.concatenate([q.item_rows for q in queries]))
         batch = collate(queries, cand, features.item_dim, rec.n_neighbours)
         scores = net(batch).masked_fill(~batch.known.to(net.device), float("-inf"))
         target = torch.from_numpy(np.searchsorted(cand, item_arr)).to(net.device)

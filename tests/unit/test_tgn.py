@@ -181,24 +181,31 @@ def test_learning_a_future_event_on_a_clone_leaves_the_original_scores_alone():
     np.testing.assert_array_equal(rec.score(u, t, rec.store.n_items), before)
 
 
-def test_training_features_see_only_earlier_events(monkeypatch):
-    """Every query the training loop builds equals the query built on a replay of the earlier events only."""
-    events = as_interactions(random_events(4, n=120))
+@pytest.mark.parametrize("sampled", [False, True], ids=["all-items", "sampled-catalogue"])
+def test_training_features_see_only_earlier_events(monkeypatch, sampled):
+    """Every query the training loop builds equals the query built on a replay of the earlier events only
+    (also when the catalogue is over ``max_candidates`` and each query describes a sample of items)."""
+    events = as_interactions(random_events(4, n=120, n_items=30))
     seen: list = []
     import models.tgn.training as training
 
     real = training.collate
     monkeypatch.setattr(training, "collate", lambda qs, *a, **k: (seen.extend(qs), real(qs, *a, **k))[1])
-    rec = small(epochs=0)
-    train(rec, events, epochs=1, progress=False)
+    budget = dict(max_candidates=8, n_popular=2, n_random=3) if sampled else {}
+    rec = small(epochs=0, **budget)
+    result = train(rec, events, epochs=1, progress=False)
+    assert np.isfinite(result.losses).all()
     assert len(seen) > 100
-    ref = small(epochs=0)
+    assert any(q.item_rows is not None for q in seen) == sampled  # a batch starting over the budget samples
+    ref = small(epochs=0, **budget)
     for k, ev in enumerate(events):
         u = ref.store.user_index(ev.user_id)
         q = ref.features.query(-1 if u is None else u, ev.ts)
         if k < len(seen):
             np.testing.assert_array_equal(seen[k].hist_x, q.hist_x)
-            np.testing.assert_array_equal(seen[k].item_x, q.item_x)
+            rows = seen[k].item_rows
+            expected = q.item_x if rows is None else ref.features.item_state(ev.ts, ref.store.n_items, rows)
+            np.testing.assert_array_equal(seen[k].item_x, expected)
             np.testing.assert_array_equal(seen[k].ctx, q.ctx)
             np.testing.assert_array_equal(seen[k].trans_item, q.trans_item)
             np.testing.assert_array_equal(seen[k].trans_x, q.trans_x)
