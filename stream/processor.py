@@ -204,7 +204,7 @@ def _segments(valid: Iterable[tuple[RawMessage, Interaction]]) -> Iterable[list[
 class HeuristicScorer:
     """Adapter: :class:`models.heuristic.GraphHeuristic` as the processor's :class:`Scorer`."""
 
-    model_version = "heuristic-v1"
+    model_version = "heuristic-v2"  # v2: past and new items mixed by the learned repeat rate
 
     def __init__(self, store, **params) -> None:
         from models.heuristic import GraphHeuristic

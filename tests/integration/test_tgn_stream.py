@@ -60,7 +60,7 @@ def test_model_announced_mid_stream_is_hot_swapped_without_loss(bootstrap, tmp_p
         assert sorted(r.event_id for r in recs) == sorted(e.event_id for e in events)  # none lost, none twice
         order = {e.event_id: n for n, e in enumerate(events)}
         versions = [r.model_version for r in sorted(recs, key=lambda r: order[r.event_id])]
-        assert versions[:300] == ["heuristic-v1"] * 300  # no model yet: the heuristic serves
+        assert versions[:300] == ["heuristic-v2"] * 300  # no model yet: the heuristic serves
         assert set(versions[300:600]) == {v1} and set(versions[600:]) == {v2}
         text = w.metrics()
         assert metric(text, "streamrec_model_info", version=v2) == 1 and metric(text, "streamrec_model_info", version=v1) == 0

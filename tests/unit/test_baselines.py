@@ -114,3 +114,53 @@ def test_param_grid_builds_models(name):
         for key, value in params.items():
             assert getattr(model, key) == value  # every hyperparameter stored under its own name
     assert cls(**cls.param_grid()[0]).score(0, 0.0, 3).shape == (3,)  # scores even before any event
+
+
+def _stream(kind: str, n_users: int = 40, n_items: int = 300, n_events: int = 3000, seed: int = 0):
+    """``explore``: every event is an item new to its user, drawn by a skewed popularity; ``repeat``:
+    every user stays on their last item (80%) or moves to another of their own three items."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, n_items + 1)
+    weights /= weights.sum()
+    used: dict = {}
+    users, items = [], []
+    for _ in range(n_events):
+        u = int(rng.integers(n_users))
+        if kind == "explore":
+            seen = used.setdefault(u, set())
+            p = weights.copy()
+            p[list(seen)] = 0.0
+            i = int(rng.choice(n_items, p=p / p.sum()))
+            seen.add(i)
+        else:
+            i = used.get(u, 3 * u) if rng.random() < 0.8 else 3 * u + int(rng.integers(3))
+            used[u] = i
+        users.append(u)
+        items.append(i)
+    return encode_arrays(users, items, [float(t) for t in range(n_events)])
+
+
+@pytest.mark.parametrize("kind", ["explore", "repeat"])
+def test_heuristic_learns_from_the_stream_whether_users_repeat(kind):
+    """Past items first is right where users repeat and wrong where they never do: the repeat-aware
+    heuristic gets both from the stream's own repeat rate, with no switch."""
+    import numpy as np
+
+    from models.evaluation.metrics import ranking_metrics
+    from models.evaluation.protocol import warm_up
+    from models.heuristic import GraphHeuristic
+
+    s = _stream(kind)
+    cut = 2 * len(s) // 3
+    got = {}
+    for name, model in (("mixture", GraphHeuristic()), ("tiers", GraphHeuristic(repeat_aware=False))):
+        warm_up(model, s, 0, cut)
+        got[name] = ranking_metrics(prequential(model, s, cut, len(s)).ranks)
+    if kind == "explore":
+        assert got["mixture"].recall[10] > got["tiers"].recall[10] + 0.1
+    else:
+        assert got["mixture"].mrr >= got["tiers"].mrr - 1e-9
+        assert got["mixture"].mrr > 0.8
+    assert np.isfinite(got["mixture"].mrr)

@@ -25,7 +25,7 @@ def test_one_answer_per_accepted_event_and_bad_ones_to_dlq():
     assert [r.event_id for r in recs] == ["e1", "interactions-0-1"]  # producer id echoed, else one assigned
     assert [json.loads(v)["reason"] for _, v in out.dlq] == ["not_json"]
     assert out.rejected == {"not_json": 1} and out.applied == 2
-    assert all(r.model_version == "heuristic-v1" and r.k == 5 for r in recs)
+    assert all(r.model_version == "heuristic-v2" and r.k == 5 for r in recs)
 
 
 def test_list_includes_its_event_and_nothing_later_of_that_user():

@@ -29,7 +29,7 @@ def test_heuristic_until_a_model_then_tgn_with_finite_scores_on_interleaved_part
     scorer = TGNScorer(store, device="cpu", memory_batch_size=16)
     proc = EventProcessor(store, scorer, k=5)
     proc.process([RawMessage("t", 0, n, encode_event(e)) for n, e in enumerate(events[:100])])
-    assert scorer.model_version == "heuristic-v1"  # no model yet
+    assert scorer.model_version == "heuristic-v2"  # no model yet
 
     scorer.load(_checkpoint(tmp_path, events[:300], "tgn-a"))
     assert scorer.model_version == "tgn-a"
