@@ -18,7 +18,9 @@ A model that ranks the user's last item first cannot place any other item above 
    loses (the last item was next) and the MRR change of that rule on a recency ranking (where it swaps
    ranks 1 and 2). It is learned on train and applied to test: an estimate of what context-aware
    demotion of the last item can add, not a bound;
-4. how well the strongest simple signals find a new pair's item *among the items the user has not used*
+4. what a perfect *stay-or-switch* oracle is worth to ``recency_pop`` (:func:`switch_oracle`): told when the
+   user leaves their last item (not where to), a recency ranking drops that item and moves the rest up;
+5. how well the strongest simple signals find a new pair's item *among the items the user has not used*
    (popularity over the last hour, transitions out of the user's last item): an optimistic view of the
    new-pair group, because in a real ranking the user's past items also sit above it. Its
    ``if last first`` figure, ``mean(1 / (1 + rank among unseen))``, is what the new-pair group would score
@@ -143,6 +145,47 @@ def unseen_item_ranks(users: np.ndarray, items: np.ndarray, ts: np.ndarray, kind
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def switch_oracle(users: np.ndarray, items: np.ndarray, ts: np.ndarray, kinds: np.ndarray, start: int,
+                  tau: float = 86400.0) -> dict[str, float]:
+    """``recency_pop`` on the events from ``start`` on, with and without an oracle that says whether the user
+    is about to stay on their last item or switch (but not where to).
+
+    With the oracle, a stay is ranked first (reciprocal rank 1) and on a switch the last item leaves the
+    list, so every other item moves up one place. It bounds what *knowing when users switch* is worth
+    to a recency ranking: the part of the gap no switch predictor can close is where the user goes.
+    """
+    n_items = int(items.max()) + 1 if len(items) else 0
+    pop, anchor, known = np.zeros(n_items), float(ts[0]) if len(ts) else 0.0, 0
+    last_use: dict[int, dict[int, int]] = defaultdict(dict)
+    plain: list[float] = []
+    oracle: list[float] = []
+    for e, (u, i, t) in enumerate(zip(users.tolist(), items.tolist(), ts.tolist())):
+        pop *= np.exp(-(t - anchor) / tau)
+        anchor = t
+        if e >= start:
+            used = last_use[u]
+            if i in used:  # rank among the user's items, most recent first
+                r = 1.0 + sum(1 for e2 in used.values() if e2 > used[i])
+            elif i < known:  # after every past item, then by popularity among the unused (expected rank on ties)
+                free = np.ones(known, dtype=bool)
+                free[list(used)] = False
+                p = pop[:known][free]
+                r = len(used) + 1.0 + np.sum(p > pop[i]) + 0.5 * (np.sum(p == pop[i]) - 1)
+            else:
+                r = known + 1.0
+            plain.append(1.0 / r)
+            oracle.append(1.0 if kinds[e] == SAME_AS_LAST else 1.0 / (r - 1.0 if used and r > 1 else r))
+        pop[i] += 1.0
+        last_use[u][i] = e
+        known = max(known, i + 1)
+    k = kinds[start:]
+    plain_a, oracle_a = np.asarray(plain), np.asarray(oracle)
+    out = {"recency_pop": float(plain_a.mean()), "recency_pop_with_switch_oracle": float(oracle_a.mean())}
+    for code, name in enumerate(NEXT_KIND_NAMES):
+        out[f"oracle_mrr_{name}"] = float(oracle_a[k == code].mean())
+    return out
+
+
 def needed_new_mrr(shares: dict[str, float], target: float, mrr_last: float = 1.0, mrr_other: float = 0.5) -> float:
     """The new-pair MRR that reaches ``target`` given the other two groups' MRR.
 
@@ -209,6 +252,8 @@ def main() -> None:
                "mrr_if_last_first": float(np.mean(1.0 / (1.0 + r))), "n": int(len(r))}
         for name, r in unseen_item_ranks(stream.users, stream.items, stream.ts, kinds, split.val_end).items()}
 
+    report["switch_oracle"] = switch_oracle(stream.users, stream.items, stream.ts, kinds, split.val_end)
+
     measured: dict[str, dict[str, float]] = {}
     if args.tgn_json:
         tgn = json.loads(Path(args.tgn_json).read_text())
@@ -233,6 +278,10 @@ def main() -> None:
           f"{d['contexts']} contexts, {d['train_share_in_flip_contexts']:.1%} of train events): on test it would "
           f"flip {d['test_events_flipped']} events ({d['test_share_flipped']:.2%}), win {d['test_gained']}, "
           f"lose {d['test_lost']}: MRR change on a recency ranking {d['mrr_change_on_recency_ranking']:+.4f}")
+    o = report["switch_oracle"]
+    print(f"recency_pop {o['recency_pop']:.4f}; told exactly when each user stays or switches (not where): "
+          f"{o['recency_pop_with_switch_oracle']:.4f} (other past item {o['oracle_mrr_other past item']:.3f}, "
+          f"new pair {o['oracle_mrr_new pair']:.3f})")
     for name, r in report["unseen_item_ranking"].items():
         print(f"new pairs ranked among the user's unseen items by {name}: MRR {r['mrr_among_unseen']:.3f}, "
               f"R@10 {r['recall@10_among_unseen']:.3f}; with the last item first: {r['mrr_if_last_first']:.3f} (n={r['n']})")
