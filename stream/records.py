@@ -229,9 +229,26 @@ def encode_dlq(raw: bytes | None, reason: str, error: str, topic: str, partition
     ).encode("utf-8")
 
 
+def _strict(value: Any) -> Any:
+    """``value`` with every non-finite float as ``None`` (strict JSON has no NaN / Infinity).
+
+    >>> _strict({"a": float("nan"), "b": [1.5, float("inf")], "c": "x"})
+    {'a': None, 'b': [1.5, None], 'c': 'x'}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def encode_model_update(version: str, created_at: float, window: Mapping[str, Any], metrics: Mapping[str, Any], checkpoint: str) -> bytes:
-    """A ``model-updates`` message (compacted topic, key = ``model``)."""
+    """A ``model-updates`` message (compacted topic, key = ``model``); metrics that are not numbers
+    (a comparison that was not run) are ``null``."""
     return json.dumps(
-        {"version": version, "created_at": created_at, "window": dict(window), "metrics": dict(metrics), "checkpoint": checkpoint},
-        separators=(",", ":"),
+        _strict({"version": version, "created_at": created_at, "window": dict(window), "metrics": dict(metrics),
+                 "checkpoint": checkpoint}),
+        separators=(",", ":"), allow_nan=False,
     ).encode("utf-8")

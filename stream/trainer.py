@@ -2,7 +2,9 @@
 
 One trainer per deployment (its own consumer group, ``<app_id>-trainer``, reading every partition):
 
-* no checkpoint yet -> it trains a first model on the first ``finetune_every_events`` events;
+* no checkpoint yet -> it trains a first model on the first ``finetune_every_events`` events (all but the
+  newest 20%, on which it must score at least as well as the heuristic the workers serve until then, or
+  it is not published and the next fine-tunes must beat the heuristic too);
 * then every ``finetune_every_events`` events or ``finetune_every_s`` seconds -- earlier when ADWIN sees the
   online hit rate drop (drift) -- it fine-tunes a copy of the current weights on the recent window,
   validates old and new on the newest slice and publishes only if the new one is not worse;
@@ -95,10 +97,16 @@ class Trainer:
         self._since_publish += len(events)
         if not rec.fitted and rec._n_learned >= max(self.settings.finetune_every_events, 1):
             t0 = time.perf_counter()
-            result = rec.fit()
+            result = rec.fit(val_frac=rec.finetune_val_frac)  # held out: the first model must beat the heuristic
             losses = getattr(result, "losses", None) or [float("nan")]
             self._last_result = {"train_loss": float(losses[-1]), "finetune_duration_s": time.perf_counter() - t0,
-                                 "kind": "initial", "events": rec._n_learned}
+                                 "kind": "initial", "events": rec._n_learned,
+                                 "val_mrr_new": getattr(result, "val_mrr", float("nan")),
+                                 "val_mrr_heuristic": getattr(result, "val_mrr_heuristic", float("nan"))}
+            log.info("first TGN on %d events: val MRR %.4f vs the serving heuristic's %.4f -> %s", rec._n_learned,
+                     self._last_result["val_mrr_new"], self._last_result["val_mrr_heuristic"],
+                     "not published; the next fine-tunes must beat the heuristic too" if rec.must_beat_heuristic
+                     else "published")
             self._last_finetune = time.monotonic()
         elif rec.fitted and self.settings.finetune_every_s and self._since_publish and \
                 time.monotonic() - self._last_finetune >= self.settings.finetune_every_s and rec.store.counts().events >= 100:
@@ -108,7 +116,8 @@ class Trainer:
             ft = rec.finetunes[-1]
             self._last_finetune = time.monotonic()
             self._last_result = {"train_loss": ft.train_loss, "finetune_duration_s": ft.duration_s, "val_mrr_new": ft.val_mrr_new,
-                                 "val_mrr_old": ft.val_mrr_old, "published": ft.published, "kind": "finetune"}
+                                 "val_mrr_old": ft.val_mrr_old, "val_mrr_heuristic": ft.val_mrr_heuristic,
+                                 "published": ft.published, "kind": "finetune"}
             log.info("fine-tune: val MRR new %.4f vs old %.4f -> %s", ft.val_mrr_new, ft.val_mrr_old,
                      "published" if ft.published else "kept the serving model")
         if rec.fitted and rec.version != self.published:

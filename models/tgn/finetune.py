@@ -8,7 +8,9 @@ state. It replays the window (``recent_events``, chronological) into fresh copie
   which a hot swap keeps, stays consistent with them);
 * both candidate and current are then scored test-then-learn on the newest ``val_frac`` slice, each
   from its own replay of the training part;
-* the candidate is published only if its validation MRR is finite and not below the current one's.
+* the candidate is published only if its validation MRR is finite and not below the current one's --
+  and, with ``against_heuristic`` (no TGN has been published yet, so the workers serve the heuristic),
+  not below the serving heuristic's on the same slice either (:func:`heuristic_mrr`).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class FinetuneResult:
     duration_s: float
     n_train: int = 0
     n_val: int = 0
+    val_mrr_heuristic: float = float("nan")  # the serving heuristic on the same slice (when compared)
 
 
 def validation_mrr(rec: TGNRecommender, events: Sequence[Interaction], score_batch: int = 50) -> float:
@@ -48,6 +51,29 @@ def validation_mrr(rec: TGNRecommender, events: Sequence[Interaction], score_bat
     from the state before them (the same slightly stale protocol for every model compared)."""
     ranks = score_then_learn(rec, events, score_batch=score_batch)
     return float(np.mean(1.0 / ranks)) if len(ranks) else float("nan")
+
+
+def heuristic_mrr(fit_events: Sequence[Interaction], val_events: Sequence[Interaction], score_batch: int = 50) -> float:
+    """Test-then-learn MRR of the serving heuristic (:class:`models.heuristic.GraphHeuristic`, what a worker
+    answers with before its first TGN) over ``val_events`` after ``fit_events``, on a graph of its own, with
+    the same ``score_batch`` protocol as :func:`validation_mrr`."""
+    from graph_store.memory import MemoryGraphStore
+    from models.evaluation.metrics import expected_rank, rank_counts
+    from models.heuristic import GraphHeuristic
+
+    store = MemoryGraphStore()
+    store.apply(list(fit_events))
+    model = GraphHeuristic(store)
+    ranks = []
+    for a in range(0, len(val_events), score_batch):
+        chunk = list(val_events[a : a + score_batch])
+        n_known = store.n_items
+        for ev in chunk:
+            u, i = store.user_index(ev.user_id), store.item_index(ev.item_id)
+            row = model.score(-1 if u is None else u, float(ev.ts), n_known)
+            ranks.append(float(expected_rank(*rank_counts(row, n_known if i is None else i, n_known))))
+        store.apply(chunk)
+    return float(np.mean(1.0 / np.asarray(ranks))) if ranks else float("nan")
 
 
 def finetune(
@@ -59,6 +85,7 @@ def finetune(
     warmup_frac: float = 0.5,
     lr: float | None = None,
     score_batch: int = 50,
+    against_heuristic: bool = False,
 ) -> FinetuneResult:
     """Fine-tune a copy of ``current`` on ``recent_events``; see the module docstring for the protocol."""
     t0 = time.perf_counter()
@@ -80,7 +107,9 @@ def finetune(
     baseline.flush_memory()
     val_old = validation_mrr(baseline, events[n_fit:], score_batch)
 
-    published = math.isfinite(val_new) and (math.isnan(val_old) or val_new >= val_old)
+    val_heur = heuristic_mrr(events[:n_fit], events[n_fit:], score_batch) if against_heuristic else float("nan")
+    published = (math.isfinite(val_new) and (math.isnan(val_old) or val_new >= val_old)
+                 and (math.isnan(val_heur) or val_new >= val_heur))
     return FinetuneResult(
         model=candidate.model.weights(),
         version=new_version() if published else current.version,
@@ -91,4 +120,5 @@ def finetune(
         duration_s=time.perf_counter() - t0,
         n_train=n_fit,
         n_val=n_val,
+        val_mrr_heuristic=val_heur,
     )

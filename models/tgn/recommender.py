@@ -185,6 +185,8 @@ class TGNRecommender(Recommender):
         self._last_top: dict[int, np.ndarray] = {}  # user -> top-k of the last list scored for them
         self._since_finetune = 0
         self._n_learned = 0
+        #: Set when a first model lost to the serving heuristic: candidates must then beat it too.
+        self.must_beat_heuristic = False
 
     # ------------------------------------------------------------------ configuration
     def _graph_config(self) -> GraphConfig:
@@ -311,30 +313,52 @@ class TGNRecommender(Recommender):
             self.model.update_state(np.array(u), np.array(i), np.array(t), torch.stack(msg))
 
     # ------------------------------------------------------------------ training / fine-tuning
-    def fit(self, epochs: int | None = None) -> Any:
-        """Train on the history learned so far (replayed from an empty state), if not trained yet."""
-        from models.tgn.training import train
+    def fit(self, epochs: int | None = None, val_frac: float = 0.0) -> Any:
+        """Train on the history learned so far (replayed from an empty state), if not trained yet.
+
+        ``val_frac > 0`` (the trainer's first model): train on all but the newest ``val_frac`` of the
+        history, then score that slice test-then-learn (so the state still holds every event) beside the
+        serving heuristic on the same slice. The model gets a version only if it is not worse; otherwise it
+        stays ``"untrained"`` (nothing to publish) and later fine-tunes must beat the heuristic as well.
+        The result carries ``val_mrr`` and ``val_mrr_heuristic`` then.
+        """
+        from models.tgn.finetune import heuristic_mrr
+        from models.tgn.training import score_then_learn, train
 
         history, self._history = self._history, []
         self.fitted = True
         if not history or not self.owns_store:
             return None
-        result = train(self, history, epochs=self.epochs if epochs is None else epochs, progress=self.progress)
+        n_val = int(round(len(history) * val_frac)) if len(history) > 1 else 0
+        fit_part = history[: len(history) - n_val]
+        result = train(self, fit_part, epochs=self.epochs if epochs is None else epochs, progress=self.progress)
+        if n_val:
+            ranks = score_then_learn(self, history[len(fit_part):], score_batch=50)
+            self.flush_memory()
+            result.val_mrr = float(np.mean(1.0 / ranks))
+            result.val_mrr_heuristic = heuristic_mrr(fit_part, history[len(fit_part):])
+        self._n_learned = len(history)
+        if n_val and not result.val_mrr >= result.val_mrr_heuristic:
+            self.must_beat_heuristic = True
+            return result
         self.version = new_version()
         return result
 
     def run_finetune(self) -> Any:
-        """Fine-tune on the recent window now; publish (swap weights) only if validation is not worse."""
+        """Fine-tune on the recent window now; publish (swap weights) only if validation is not worse
+        (than the current weights, and than the serving heuristic while :attr:`must_beat_heuristic`)."""
         from models.tgn.finetune import finetune
 
         self._since_finetune = 0
         window = self.window_events(self.finetune_window)
         lr = self.finetune_lr if self.finetune_lr is not None else self.lr / 10
-        result = finetune(self, window, passes=self.finetune_passes, val_frac=self.finetune_val_frac, lr=lr)
+        result = finetune(self, window, passes=self.finetune_passes, val_frac=self.finetune_val_frac, lr=lr,
+                          against_heuristic=self.must_beat_heuristic)
         self.finetunes.append(result)
         if result.published:
             self.model.load_weights(result.model)
             self.version = result.version
+            self.must_beat_heuristic = False
         return result
 
     def window_events(self, limit: int) -> list[Interaction]:

@@ -34,6 +34,9 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     n_events: int = 0
+    #: With a held-out slice (``TGNRecommender.fit(val_frac=...)``): its MRR, and the serving heuristic's.
+    val_mrr: float = float("nan")
+    val_mrr_heuristic: float = float("nan")
 
 
 def as_interactions(events: Iterable[Interaction | Sequence]) -> list[Interaction]:

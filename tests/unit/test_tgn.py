@@ -292,6 +292,47 @@ def test_finetune_guardrail_rejects_a_broken_candidate(monkeypatch):
     assert result.version == rec.version
 
 
+def test_heuristic_mrr_is_the_harness_figure_of_the_serving_heuristic():
+    from models.heuristic import GraphHeuristic
+
+    events = random_events(8, n=300)
+    got = finetune_module.heuristic_mrr(as_interactions(events[:200]), as_interactions(events[200:]), score_batch=1)
+    users, items, ts = (list(x) for x in zip(*events))
+    stream = encode_arrays(users, items, ts)
+    ref = GraphHeuristic()
+    warm_up(ref, stream, 0, 200)
+    assert got == pytest.approx(float(np.mean(1.0 / prequential(ref, stream, 200, 300).ranks)))
+
+
+def test_a_first_model_that_loses_to_the_heuristic_is_not_published_until_a_finetune_beats_it(monkeypatch):
+    """The workers serve the heuristic until the first TGN: the guardrail compares against it."""
+    events = random_events(9, n=400)
+    rec = small(epochs=1, finetune_window=200, finetune_passes=1)
+    learn(rec, events[:300])
+    monkeypatch.setattr(finetune_module, "heuristic_mrr", lambda *a, **k: 1.01)  # unbeatable
+    result = rec.fit(val_frac=0.2)
+    assert 0 < result.val_mrr <= 1 and result.val_mrr_heuristic == 1.01
+    assert rec.version == "untrained" and rec.must_beat_heuristic
+    assert rec.store.counts().events == 300  # the held-out slice is learned as state all the same
+    ft = rec.run_finetune()
+    assert not ft.published and ft.val_mrr_heuristic == 1.01 and rec.version == "untrained"
+    monkeypatch.setattr(finetune_module, "heuristic_mrr", lambda *a, **k: 0.0)
+    ft = rec.run_finetune()
+    assert ft.val_mrr_heuristic == 0.0
+    assert ft.published == (ft.val_mrr_new >= ft.val_mrr_old)
+    assert rec.must_beat_heuristic == (not ft.published) and (rec.version != "untrained") == ft.published
+
+
+def test_a_first_model_that_beats_the_heuristic_gets_a_version():
+    events = cycle_events(seed=2)
+    rec = small(epochs=3, lr=1e-2, batch_size=24)
+    learn(rec, events[:250])
+    result = rec.fit(val_frac=0.2)
+    # users cycle A -> B -> C: the heuristic's recency order is wrong every time, the TGN learns it
+    assert result.val_mrr > result.val_mrr_heuristic
+    assert rec.version != "untrained" and not rec.must_beat_heuristic
+
+
 def test_periodic_finetune_runs_during_evaluation():
     events = random_events(7, n=400)
     users, items, ts = (list(x) for x in zip(*events))
