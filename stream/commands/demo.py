@@ -47,6 +47,27 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 120.0) -> 
     raise click.ClickException(f"the worker was not healthy within {timeout_s:.0f}s ({url})")
 
 
+#: Trainer log lines worth showing in the demo: what each training / fine-tune decided.
+TRAINER_NEWS = ("first TGN", "fine-tune:")
+
+
+def follow_trainer_log(path: Path, stop: threading.Event, interval_s: float = 0.5) -> None:
+    """Echo the trainer's decisions (:data:`TRAINER_NEWS` lines of its log) as they are written."""
+    pos = 0
+    while not stop.is_set():
+        if path.exists():
+            with path.open("rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            pos += len(complete)
+            for line in complete.decode(errors="replace").splitlines():
+                for news in TRAINER_NEWS:
+                    if news in line:
+                        click.secho(f"[trainer] {line[line.index(news):]}", fg="yellow")
+        stop.wait(interval_s)
+
+
 def metric_value(metrics_text: str, name: str) -> float:
     """Sum of a metric's samples in Prometheus text (0 when absent)."""
     total = 0.0
@@ -81,6 +102,7 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, finet
     worker: subprocess.Popen | None = None
     trainer: subprocess.Popen | None = None
     tmp = tempfile.mkdtemp(prefix="streamrec-demo-")
+    stop_following = threading.Event()
     try:
         if bootstrap is None:
             click.secho("starting a local Apache Kafka (single node, KRaft) ...", fg="cyan")
@@ -109,12 +131,14 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, finet
 
         if model == "tgn":
             ckpt_dir = Path(tmp) / "models"
+            trainer_log = Path(tmp) / "trainer.log"
             trainer = subprocess.Popen(
                 [sys.executable, "-m", "stream.cli", "trainer", "--bootstrap", settings.bootstrap, "--app-id", settings.app_id,
                  "--checkpoint-dir", str(ckpt_dir), "--finetune-every-events", str(finetune_every), "--train-epochs", "1",
                  "--finetune-every-s", "0"],
-                env=env, stdout=open(Path(tmp) / "trainer.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+                env=env, stdout=open(trainer_log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
             )
+            threading.Thread(target=follow_trainer_log, args=(trainer_log, stop_following), name="trainer-log", daemon=True).start()
             click.secho(f"trainer up: first TGN after {finetune_every} events, then a fine-tune every {finetune_every} "
                         f"(published only if validation is not worse); the worker serves the heuristic until then", fg="cyan")
 
@@ -153,6 +177,7 @@ def demo(scenario: str, n_events: int, rate: float, seed: int, model: str, finet
     except KeyboardInterrupt:
         click.echo("\nstopping ...")
     finally:
+        stop_following.set()
         for proc in (trainer, worker):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
