@@ -19,6 +19,7 @@ from stream.catchup import replay_partition
 from stream.lag import LagProbe
 from stream.metrics import WorkerMetrics
 from stream.model_updates import ModelWatcher
+from stream.ordering import TimestampOrderScheduler
 from stream.processor import EventProcessor, HeuristicScorer, RawMessage
 from stream.records import EventLimits
 from stream.settings import Settings
@@ -91,6 +92,8 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         broker_session_timeout=15.0,
         broker_heartbeat_interval=3.0,
         stream_wait_empty=False,
+        # Each fetch in timestamp order across partitions, not round-robin (see stream/ordering.py).
+        ConsumerScheduler=TimestampOrderScheduler,
     )
     interactions_topic = app.topic(settings.input_topic, key_type=bytes, value_type=bytes, internal=False)
 

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 from graph_store.events import Interaction
 from stream.model_updates import ModelAnnouncement, announce, latest_announcement
+from stream.ordering import merge_by_timestamp
 from stream.settings import Settings
 
 log = logging.getLogger("streamrec.trainer")
@@ -166,7 +167,7 @@ def run_trainer(settings: Settings, max_events: int | None = None, idle_exit_s: 
                 heartbeat.touch()
                 beat = time.monotonic()
             polled = consumer.poll(timeout_ms=500)
-            records = [r for rs in polled.values() for r in rs]
+            records = [r for _, r in merge_by_timestamp(polled)]  # partitions interleaved in time order
             if not records:
                 if idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                     break
