@@ -11,6 +11,7 @@ from models.evaluation.metrics import RankingMetrics, rank_counts, rank_of, rank
 from models.evaluation.protocol import (
     EventStream,
     PrequentialResult,
+    ServedClock,
     Split,
     encode,
     encode_arrays,
@@ -26,6 +27,7 @@ __all__ = [
     "ModelRun",
     "PrequentialResult",
     "RankingMetrics",
+    "ServedClock",
     "Split",
     "encode",
     "encode_arrays",

@@ -4,6 +4,10 @@ One code path computes every quality figure: :func:`prequential` scores each eve
 state *before* that event and only then lets the model learn it. Baselines, the TGN and the live stream
 all go through it, so their figures are comparable.
 
+The query time is the time the list was *served* (:class:`ServedClock`), not the event's own: a worker
+computes a user's list when their previous event arrives, so nothing of the scored event -- its time
+included -- is known when it is ranked.
+
 >>> stream = encode_arrays(["a", "b", "a", "a"], ["x", "y", "y", "x"], [0.0, 1.0, 2.0, 3.0])
 >>> stream.items.tolist(), stream.n_known_items().tolist(), stream.repeat_flags().tolist()
 ([0, 1, 1, 0], [0, 1, 2, 2], [False, False, False, True])
@@ -23,6 +27,46 @@ Progress = Callable[[int], None]  # called with the number of events just proces
 #: Codes of :meth:`EventStream.next_kinds`.
 SAME_AS_LAST, OTHER_PAST, NEW_PAIR = 0, 1, 2
 NEXT_KIND_NAMES = ("same as last", "other past item", "new pair")
+
+
+class ServedClock:
+    """When the list an event is scored against was made: the time of the same user's previous event.
+
+    That is when a worker computes the list (ARCHITECTURE.md: "the list that answered a user's previous
+    event is the prediction for that user's next event"), so scoring at the event's own time would leak
+    how long the user stayed away -- a strong hint of whether they come back to the same item. A user's
+    first event has no list of their own; it is scored at the time of the latest event seen before it
+    (its own time only for the very first event of the stream). Training, evaluation and fine-tune
+    validation all take their query times from here.
+
+    >>> clock = ServedClock()
+    >>> clock.query_time("a", 5.0)          # nothing seen yet
+    5.0
+    >>> clock.observe("a", 5.0); clock.observe("b", 7.0)
+    >>> clock.query_time("a", 9.0), clock.query_time("c", 9.0)
+    (5.0, 7.0)
+    """
+
+    def __init__(self, history: Callable[[Hashable], float | None] | None = None, now: float | None = None) -> None:
+        """``history``: the last event time of a user learned before this clock started (``None`` if
+        none), e.g. read from a graph store; ``now``: the latest event time learned before it."""
+        self._last: dict[Hashable, float] = {}
+        self._history = history
+        self._now = now
+
+    def query_time(self, user: Hashable, t: float) -> float:
+        """The serving time for ``user``'s event at ``t`` (call before :meth:`observe` of that event)."""
+        last = self._last.get(user)
+        if last is None and self._history is not None:
+            last = self._history(user)
+        if last is not None:
+            return last
+        return t if self._now is None else self._now
+
+    def observe(self, user: Hashable, t: float) -> None:
+        """The event of ``user`` at ``t`` has been learned (its list is made now)."""
+        self._last[user] = t
+        self._now = t if self._now is None else max(self._now, t)
 
 
 @dataclass(frozen=True)
@@ -65,6 +109,19 @@ class EventStream:
         repeat = np.ones(len(self), dtype=bool)
         repeat[first] = False
         return repeat
+
+    def served_times(self) -> np.ndarray:
+        """For each event, the time its list was served (:class:`ServedClock`): the query time of the protocol.
+
+        >>> encode_arrays(["a", "b", "a", "c"], ["x", "y", "x", "y"], [1.0, 2.0, 4.0, 6.0]).served_times().tolist()
+        [1.0, 1.0, 1.0, 4.0]
+        """
+        clock = ServedClock()
+        out = np.empty(len(self), dtype=np.float64)
+        for e, (u, t) in enumerate(zip(self.users.tolist(), self.ts.tolist())):
+            out[e] = clock.query_time(u, t)
+            clock.observe(u, t)
+        return out
 
     def next_kinds(self) -> np.ndarray:
         """For each event, what the user did next relative to their own history (int8 codes):
@@ -218,8 +275,9 @@ def prequential(
     """Test-then-learn over events ``[start, stop)``: score each event, then let the model learn it.
 
     The model must already have learned events ``[0, start)`` (see :func:`warm_up`). Each event
-    (u, i, t) is ranked among all items seen in earlier events by ``model.score(u, t, n_known)``,
-    computed before the model learns the event; ties and never-seen items follow
+    (u, i, t) is ranked among all items seen in earlier events by ``model.score(u, t_served, n_known)``,
+    computed before the model learns the event, at the time its list was served
+    (:meth:`EventStream.served_times`: the user's previous event), never at ``t``; ties and never-seen items follow
     :func:`models.evaluation.metrics.rank_counts`. With ``batch_size > 1`` the events of a batch are
     scored together (``score_many``) from the state before the batch and then learned together: a
     cheaper, slightly staler protocol for expensive models; ``1`` is the exact per-event protocol.
@@ -238,6 +296,7 @@ def prequential(
     n_known = stream.n_known_items()[start:stop]
     repeat = stream.repeat_flags()[start:stop]
     users, items, ts, weights = (a[start:stop] for a in (stream.users, stream.items, stream.ts, stream.weights))
+    served = stream.served_times()[start:stop]
     n = stop - start
     higher = np.empty(n, dtype=np.int64)
     equal = np.empty(n, dtype=np.int64)
@@ -246,10 +305,10 @@ def prequential(
         b = min(a + batch_size, n)
         if batch_size == 1:
             u, i, t, w = int(users[a]), int(items[a]), float(ts[a]), float(weights[a])
-            higher[a], equal[a] = rank_counts(model.score(u, t, int(n_known[a])), i, int(n_known[a]))
+            higher[a], equal[a] = rank_counts(model.score(u, float(served[a]), int(n_known[a])), i, int(n_known[a]))
             model.learn_one(u, i, t, w)
         else:
-            rows = model.score_many(users[a:b].tolist(), ts[a:b].tolist(), int(n_known[b - 1]))
+            rows = model.score_many(users[a:b].tolist(), served[a:b].tolist(), int(n_known[b - 1]))
             for e in range(a, b):
                 higher[e], equal[e] = rank_counts(rows[e - a], int(items[e]), int(n_known[e]))
             model.learn_many(users[a:b], items[a:b], ts[a:b], weights[a:b])

@@ -1,7 +1,9 @@
 """Self-supervised temporal link prediction for :class:`~models.tgn.recommender.TGNRecommender`.
 
-The PyG loop, per chronological batch: build each event's features from the state *before* it (pair
-features are exact per event: the graph and popularity take each event right after its query is built),
+The PyG loop, per chronological batch: build each event's features from the state *before* it, at the
+time its list would have been served (:class:`~models.evaluation.protocol.ServedClock`: the user's previous
+event, never the event's own time), as the worker and the harness score it (pair features are exact per
+event: the graph and popularity take each event right after its query is built),
 score the candidates with the memory as it stood before the batch, take a listwise softmax loss over
 (positive + negatives), and only then fold the batch into the memory. Negatives are every item known
 at the time when the catalogue is small (``max_candidates``), otherwise a sample (:func:`sampled_pool`): the
@@ -20,6 +22,7 @@ from tqdm.auto import tqdm
 
 from graph_store.events import Interaction
 from models.evaluation.metrics import expected_rank, rank_counts
+from models.evaluation.protocol import ServedClock
 from models.tgn.features import Query, collate
 from models.tgn.retrieval import user_candidates
 
@@ -108,13 +111,14 @@ def train(
         for epoch in range(epochs):
             t0 = time.perf_counter()
             rec.reset_state()
+            clock = ServedClock()
             net.train()
             total, rows = 0.0, 0
             bar = tqdm(total=len(events), desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress, unit="ev",
                        mininterval=1.0)
             for start in range(0, len(events), bs):
                 chunk = events[start : start + bs]
-                loss, n = _step(rec, chunk, start, warmup)
+                loss, n = _step(rec, chunk, start, warmup, clock)
                 if loss is not None:
                     opt.zero_grad()
                     loss.backward()
@@ -155,7 +159,7 @@ def sampled_pool(rec: TGNRecommender, chunk: Sequence[Interaction]) -> np.ndarra
 
 
 def _step(
-    rec: TGNRecommender, chunk: Sequence[Interaction], start: int, warmup: int
+    rec: TGNRecommender, chunk: Sequence[Interaction], start: int, warmup: int, clock: ServedClock
 ) -> tuple[torch.Tensor | None, int]:
     """One batch: per-event queries (then apply), loss over the batch, then the memory update."""
     store, features = rec.store, rec.features
@@ -165,17 +169,19 @@ def _step(
     appeared: list[int] = []  # items first seen in this batch (not in the pool)
     for ev in chunk:
         u = store.user_index(ev.user_id)
+        t_q = clock.query_time(ev.user_id, float(ev.ts))
         if pool is None:
-            q = features.query(-1 if u is None else u, float(ev.ts))
+            q = features.query(-1 if u is None else u, t_q)
         else:
-            q = features.query(-1 if u is None else u, float(ev.ts), items=np.zeros(0, dtype=np.int64))
+            q = features.query(-1 if u is None else u, t_q, items=np.zeros(0, dtype=np.int64))
             rows = np.unique(np.concatenate([pool, np.asarray(appeared, dtype=np.int64),
                                              user_candidates(q, max(rec.max_candidates // 4, 1))]))
-            q = q.with_items(features.item_state(float(ev.ts), store.n_items, rows), rows)
+            q = q.with_items(features.item_state(t_q, store.n_items, rows), rows)
         n_before = store.n_items
         applied = store.apply([ev])[0]
         if applied is None:
             continue
+        clock.observe(ev.user_id, float(ev.ts))
         if applied.item >= n_before:
             appeared.append(applied.item)
         features.observe(applied.user, applied.item, float(ev.ts), float(ev.weight), ev.attrs)
@@ -217,19 +223,37 @@ def score_then_learn(
     """
     ranks: list[float] = []
     store = rec.store
+    clock = served_clock(store)
     bar = tqdm(total=len(events), desc="test-then-learn", disable=not progress, unit="ev", mininterval=1.0)
     for a in range(0, len(events), score_batch):
         chunk = events[a : a + score_batch]
         n_known = store.n_items
         users = [store.user_index(ev.user_id) for ev in chunk]
-        rows = rec.score_many([-1 if u is None else u for u in users], [ev.ts for ev in chunk], n_known)
+        t_q = [clock.query_time(ev.user_id, float(ev.ts)) for ev in chunk]
+        rows = rec.score_many([-1 if u is None else u for u in users], t_q, n_known)
         for ev, row in zip(chunk, rows):
             i = store.item_index(ev.item_id)
             ranks.append(float(expected_rank(*rank_counts(row, n_known if i is None else i, n_known))))
         for ev in chunk:
             rec.learn_event(ev)
+            clock.observe(ev.user_id, float(ev.ts))
         if score_batch > 1:
             rec.flush_memory()
         bar.update(len(chunk))
     bar.close()
     return np.asarray(ranks, dtype=np.float64)
+
+
+def served_clock(store) -> ServedClock:
+    """A :class:`ServedClock` over events about to be applied to ``store``: a user the store knows is first
+    queried at their last event in it, as a worker would."""
+
+    def last_time(user_id) -> float | None:
+        u = store.user_index(user_id)
+        if u is None:
+            return None
+        last = store.user_item_stats(u).last_ts
+        return float(np.max(last)) if len(last) else None
+
+    _, _, ts, _ = store.recent_arrays(1)
+    return ServedClock(last_time, float(ts[-1]) if len(ts) else None)

@@ -68,11 +68,20 @@ def test_scores_come_before_learning_and_over_known_items_only():
     s = encode_arrays([0, 1, 0], [0, 1, 2], [1.0, 2.0, 3.0])
     spy = Spy([0.0, 0.0, 0.0])
     prequential(spy, s)
+    # queried at the time the list was served, never at the event's own time: user 1's first event at the
+    # latest time seen before it (1.0), user 0's second event at their previous event (1.0, not 3.0)
     assert spy.log == [
         ("score", 0, 1.0, 0), ("learn", 0, 0, 1.0),
-        ("score", 1, 2.0, 1), ("learn", 1, 1, 2.0),
-        ("score", 0, 3.0, 2), ("learn", 0, 2, 3.0),
+        ("score", 1, 1.0, 1), ("learn", 1, 1, 2.0),
+        ("score", 0, 1.0, 2), ("learn", 0, 2, 3.0),
     ]
+
+
+def test_no_query_time_is_the_scored_events_own_time():
+    s = encode_arrays(list("abcabca"), list("xyzxyzx"), [1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0])
+    served = s.served_times()
+    assert np.all(served < s.ts[np.arange(len(s))] + 1e-12) and np.all(served[1:] < s.ts[1:])
+    assert served.tolist() == [1.0, 1.0, 2.0, 1.0, 2.0, 3.0, 5.0]
 
 
 def test_hand_made_stream_ranks_flags_and_windows():

@@ -14,7 +14,7 @@ import torch
 
 from graph_store import Interaction, MemoryGraphStore
 from models.baselines import Pop
-from models.evaluation.protocol import encode_arrays, prequential, warm_up
+from models.evaluation.protocol import ServedClock, encode_arrays, prequential, warm_up
 from models.tgn import TGNRecommender, finetune, load_checkpoint, train
 from models.tgn.embedding import LogTimeEncoder, QueryTimeAttention
 from models.tgn.features import CTX_DIM, PAIR_DIM, FeatureBuilder, collate
@@ -198,18 +198,23 @@ def test_training_features_see_only_earlier_events(monkeypatch, sampled):
     assert len(seen) > 100
     assert any(q.item_rows is not None for q in seen) == sampled  # a batch starting over the budget samples
     ref = small(epochs=0, **budget)
+    clock = ServedClock()
     for k, ev in enumerate(events):
         u = ref.store.user_index(ev.user_id)
-        q = ref.features.query(-1 if u is None else u, ev.ts)
+        t_q = clock.query_time(ev.user_id, ev.ts)  # when the list was served: never the event's own time
+        assert u is None or t_q < ev.ts or any(e.ts == ev.ts for e in events[:k])
+        q = ref.features.query(-1 if u is None else u, t_q)
         if k < len(seen):
+            assert seen[k].t == t_q
             np.testing.assert_array_equal(seen[k].hist_x, q.hist_x)
             rows = seen[k].item_rows
-            expected = q.item_x if rows is None else ref.features.item_state(ev.ts, ref.store.n_items, rows)
+            expected = q.item_x if rows is None else ref.features.item_state(t_q, ref.store.n_items, rows)
             np.testing.assert_array_equal(seen[k].item_x, expected)
             np.testing.assert_array_equal(seen[k].ctx, q.ctx)
             np.testing.assert_array_equal(seen[k].trans_item, q.trans_item)
             np.testing.assert_array_equal(seen[k].trans_x, q.trans_x)
         ref.learn_event(ev)
+        clock.observe(ev.user_id, ev.ts)
 
 
 # ----------------------------------------------------------------------------------------------- known answer
