@@ -90,7 +90,11 @@ class Trainer:
         if rec.fitted and rec.store.n_items and self.drift_sample:
             sample = events[: self.drift_sample]
             users = [rec.store.user_index(ev.user_id) for ev in sample]
-            rec.score_many([-1 if u is None else u for u in users], [ev.ts for ev in sample], rec.store.n_items)
+            from models.tgn.training import served_clock
+
+            clock = served_clock(rec.store)  # each user's list as a worker served it, not at the event's own time
+            rec.score_many([-1 if u is None else u for u in users],
+                           [clock.query_time(ev.user_id, float(ev.ts)) for ev in sample], rec.store.n_items)
         n_ft = len(rec.finetunes)
         for ev in events:
             rec.learn_event(ev)
