@@ -58,26 +58,14 @@ def heuristic_mrr(fit_events: Sequence[Interaction], val_events: Sequence[Intera
     answers with before its first TGN) over ``val_events`` after ``fit_events``, on a graph of its own, with
     the same ``score_batch`` protocol as :func:`validation_mrr`."""
     from graph_store.memory import MemoryGraphStore
-    from models.evaluation.metrics import expected_rank, rank_counts
     from models.heuristic import GraphHeuristic
-    from models.tgn.training import served_clock
+    from models.tgn.training import ranks_then_learn
 
     store = MemoryGraphStore()
     store.apply(list(fit_events))
-    model = GraphHeuristic(store)
-    clock = served_clock(store)
-    ranks = []
-    for a in range(0, len(val_events), score_batch):
-        chunk = list(val_events[a : a + score_batch])
-        n_known = store.n_items
-        for ev in chunk:
-            u, i = store.user_index(ev.user_id), store.item_index(ev.item_id)
-            row = model.score(-1 if u is None else u, clock.query_time(ev.user_id, float(ev.ts)), n_known)
-            ranks.append(float(expected_rank(*rank_counts(row, n_known if i is None else i, n_known))))
-        store.apply(chunk)
-        for ev in chunk:
-            clock.observe(ev.user_id, float(ev.ts))
-    return float(np.mean(1.0 / np.asarray(ranks))) if ranks else float("nan")
+    ranks = ranks_then_learn(store, GraphHeuristic(store).score_many, store.apply, list(val_events),
+                             score_batch=score_batch)
+    return float(np.mean(1.0 / ranks)) if len(ranks) else float("nan")
 
 
 def finetune(

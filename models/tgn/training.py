@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -215,14 +215,35 @@ def _step(
 def score_then_learn(
     rec: TGNRecommender, events: Sequence[Interaction], *, score_batch: int = 1, progress: bool = False
 ) -> np.ndarray:
-    """Expected ranks of ``events`` (external ids), each scored before it is learned.
+    """Expected ranks of ``events`` (external ids), each scored before it is learned (:func:`ranks_then_learn`
+    with the TGN: memory folded in after each scored batch)."""
+
+    def learn(chunk: Sequence[Interaction]) -> None:
+        for ev in chunk:
+            rec.learn_event(ev)
+        if score_batch > 1:
+            rec.flush_memory()
+
+    return ranks_then_learn(rec.store, rec.score_many, learn, events, score_batch=score_batch, progress=progress)
+
+
+def ranks_then_learn(
+    store,
+    score_many: Callable[[list[int], list[float], int], np.ndarray],
+    learn: Callable[[Sequence[Interaction]], None],
+    events: Sequence[Interaction],
+    *,
+    score_batch: int = 1,
+    progress: bool = False,
+) -> np.ndarray:
+    """Expected ranks of ``events`` (external ids) for any scorer over ``store``, each scored before
+    ``learn`` applies it, queried at its served time (:func:`served_clock`).
 
     ``score_batch > 1`` scores that many events from the state before them, then learns them (cheaper,
     slightly stale); 1 is the exact per-event protocol. Ranking and ties follow
     :mod:`models.evaluation.metrics`: over the items known at the time, a never-seen item after all of them.
     """
     ranks: list[float] = []
-    store = rec.store
     clock = served_clock(store)
     bar = tqdm(total=len(events), desc="test-then-learn", disable=not progress, unit="ev", mininterval=1.0)
     for a in range(0, len(events), score_batch):
@@ -230,15 +251,13 @@ def score_then_learn(
         n_known = store.n_items
         users = [store.user_index(ev.user_id) for ev in chunk]
         t_q = [clock.query_time(ev.user_id, float(ev.ts)) for ev in chunk]
-        rows = rec.score_many([-1 if u is None else u for u in users], t_q, n_known)
+        rows = score_many([-1 if u is None else u for u in users], t_q, n_known)
         for ev, row in zip(chunk, rows):
             i = store.item_index(ev.item_id)
             ranks.append(float(expected_rank(*rank_counts(row, n_known if i is None else i, n_known))))
+        learn(chunk)
         for ev in chunk:
-            rec.learn_event(ev)
             clock.observe(ev.user_id, float(ev.ts))
-        if score_batch > 1:
-            rec.flush_memory()
         bar.update(len(chunk))
     bar.close()
     return np.asarray(ranks, dtype=np.float64)
